@@ -1,0 +1,1 @@
+"""Fixtures that build small image folders on the fly (no real data, no network)."""

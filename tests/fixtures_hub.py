@@ -1,0 +1,1 @@
+"""Fixtures for the loopback Hub server."""
