@@ -1,0 +1,172 @@
+"""Build the model to train, with what the training loop needs to know about it.
+
+The loop itself is model-agnostic: it asks a :class:`ModelBundle` for logits, parameter groups,
+phases, the preprocessing spec and how to save the result in its ecosystem's format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..constants import CLASS_NAMES, ID2LABEL, LABEL2ID
+from ..errors import AslError
+from ..transforms import PreprocessSpec
+from .schedule import Phase
+
+
+@dataclass
+class ModelBundle:
+    kind: str
+    """"cnn" (transformers model) or "mobilenetv2" (timm model)."""
+    model: nn.Module
+    spec: PreprocessSpec
+    save: Callable[[nn.Module, Path], None]
+    """Write the model in its loadable format (safetensors + config + preprocessing) into a folder."""
+    groups: dict[str, list[nn.Parameter]]
+    """Named parameter groups for the optimiser (phases set each group's learning rate)."""
+    phases: list[Phase]
+    frozen_norm_modules: list[nn.Module] = field(default_factory=list)
+    """BatchNorm layers kept in inference mode in every phase (their statistics never move; the
+    affine weights of unfrozen blocks still train), as Keras' and timm's fine-tuning guides advise."""
+    description: dict = field(default_factory=dict)
+
+    def logits(self, model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
+        output = model(pixel_values=pixel_values) if self.kind == "cnn" else model(pixel_values)
+        return output.logits if hasattr(output, "logits") else output
+
+    def enter_phase(self, phase: Phase) -> None:
+        """Set ``requires_grad`` per group for ``phase`` (the optimiser skips parameters without gradients)."""
+        for name, params in self.groups.items():
+            for param in params:
+                param.requires_grad_(name in phase.trainable_groups)
+
+    def train_mode(self, model: nn.Module) -> None:
+        """``model.train()``, with frozen BatchNorm layers kept in inference mode (statistics frozen)."""
+        model.train()
+        for module in self.frozen_norm_modules:
+            module.eval()
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def build_cnn_bundle(args) -> ModelBundle:
+    from ..models.asl_cnn import AslCnnConfig, AslCnnForImageClassification, build_image_processor
+
+    overrides = {}
+    if args.image_size:
+        overrides["image_size"] = args.image_size
+    if args.dropout is not None:
+        overrides["dropout"] = args.dropout
+    config = AslCnnConfig(num_labels=len(CLASS_NAMES), id2label=ID2LABEL, label2id=LABEL2ID, **overrides)
+    model = AslCnnForImageClassification(config)
+    return _cnn_bundle(model)
+
+
+def _cnn_bundle(model) -> ModelBundle:
+    from ..models.asl_cnn import build_image_processor
+
+    processor = build_image_processor(model.config)
+
+    def save(module: nn.Module, folder: Path) -> None:
+        module.save_pretrained(folder, safe_serialization=True)
+        processor.save_pretrained(folder)
+
+    params = list(model.parameters())
+    return ModelBundle(
+        kind="cnn",
+        model=model,
+        spec=PreprocessSpec.from_cnn_config(model.config),
+        save=save,
+        groups={"all": params},
+        phases=[],
+        description={"architecture": "asl_cnn"},
+    )
+
+
+def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
+    from ..models.mobilenet import create_mobilenetv2, data_config, save_mobilenetv2
+
+    if model is None:
+        kwargs = {"num_labels": len(CLASS_NAMES), "label_names": CLASS_NAMES, "pretrained": not args.no_pretrained, "image_size": args.image_size}
+        if args.dropout is not None:
+            kwargs["drop_rate"] = args.dropout
+        model = create_mobilenetv2(**kwargs)
+    blocks = list(model.blocks)
+    k = max(0, min(args.unfreeze_blocks, len(blocks)))
+    head_modules = [model.conv_head, model.bn2, model.get_classifier()]
+    top_modules = blocks[len(blocks) - k :] if k else []
+    head = [p for m in head_modules for p in m.parameters()]
+    top = [p for m in top_modules for p in m.parameters()]
+    chosen = {id(p) for p in head + top}
+    rest = [p for p in model.parameters() if id(p) not in chosen]
+
+    head_module_ids = {id(sub) for m in head_modules for sub in m.modules()}
+    frozen_norms = [
+        module
+        for module in model.modules()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and id(module) not in head_module_ids
+    ]
+
+    def save(module: nn.Module, folder: Path) -> None:
+        save_mobilenetv2(module, folder, label_names=CLASS_NAMES)
+
+    phases = [Phase("head", args.num_train_epochs, {"head": args.learning_rate}, ("head",))]
+    if args.finetune_epochs > 0 and k > 0:
+        lr = args.finetune_learning_rate
+        phases.append(Phase("finetune", args.finetune_epochs, {"head": lr, "top": lr}, ("head", "top")))
+    bundle = ModelBundle(
+        kind="mobilenetv2",
+        model=model,
+        spec=PreprocessSpec.from_timm_data_config(data_config(model)),
+        save=save,
+        groups={"head": head, "top": top, "backbone": rest},
+        phases=phases,
+        frozen_norm_modules=frozen_norms,
+        description={"architecture": model.pretrained_cfg.get("architecture", "mobilenetv2_100"), "unfreeze_blocks": k},
+    )
+    return bundle
+
+
+def build_model_bundle(args) -> ModelBundle:
+    """``--model cnn|mobilenetv2`` builds a new model; a folder or Hub id continues from saved weights."""
+    name = args.model
+    if name == "cnn":
+        bundle = build_cnn_bundle(args)
+    elif name == "mobilenetv2":
+        bundle = build_mobilenetv2_bundle(args)
+    else:
+        bundle = _load_saved(name, args)
+    if bundle.kind == "cnn":
+        bundle.phases = [Phase("train", args.num_train_epochs, {"all": args.learning_rate}, ("all",))]
+    return bundle
+
+
+def _load_saved(name: str, args) -> ModelBundle:
+    """Continue training a model saved by this project (local folder or Hub id)."""
+    config_path = Path(name) / "config.json"
+    if config_path.is_file():
+        config = json.loads(config_path.read_text())
+    else:
+        try:
+            from huggingface_hub import hf_hub_download
+
+            config = json.loads(Path(hf_hub_download(name, "config.json", token=args.hub_token)).read_text())
+        except Exception as error:
+            raise AslError(f"--model {name}: not cnn, mobilenetv2, a model folder or a reachable Hub id ({type(error).__name__})") from error
+    if "architecture" in config:  # a timm folder
+        from ..models.mobilenet import load_mobilenetv2
+
+        return build_mobilenetv2_bundle(args, model=load_mobilenetv2(name))
+    if config.get("model_type") == "asl_cnn":
+        from ..models.asl_cnn import AslCnnForImageClassification
+
+        return _cnn_bundle(AslCnnForImageClassification.from_pretrained(name, token=args.hub_token))
+    raise AslError(f"--model {name}: config.json is neither an asl_cnn model nor a timm model")
