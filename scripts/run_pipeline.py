@@ -1,0 +1,130 @@
+#!/usr/bin/env python
+"""The main job: prepare the data, train both models with `accelerate launch`, evaluate, compare.
+
+    python scripts/run_pipeline.py                                  # embedded synthetic data, offline
+    python scripts/run_pipeline.py --train_dir /path/to/asl_alphabet_train --output_dir outputs/real
+    python scripts/run_pipeline.py --dataset_name user/asl-alphabet
+
+Each training run is a separate `accelerate launch scripts/train.py ...` (your accelerate config
+decides CPU/GPU/multi-GPU). The defaults keep the synthetic run within ~10 minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from asl_hf.cli import run_cli
+
+SCRIPTS = Path(__file__).resolve().parent
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train_dir", help="raw folder <train_dir>/<CLASS>/<images> (default: embedded synthetic data)")
+    parser.add_argument("--dataset_name", help="a Hub data set id")
+    parser.add_argument("--output_dir", default="outputs/pipeline")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--split_by", choices=["random", "group"], default="random")
+    parser.add_argument("--cnn_epochs", type=int, default=None, help="default: 30 on synthetic data, 15 on real data")
+    parser.add_argument("--mobilenet_epochs", type=int, default=None, help="phase 1 epochs (default: 2 synthetic, 3 real)")
+    parser.add_argument("--finetune_epochs", type=int, default=None, help="phase 2 epochs (default: 8 synthetic, 5 real)")
+    parser.add_argument("--no_pretrained", action="store_true", help="MobileNetV2 without ImageNet weights (implied for synthetic data)")
+    parser.add_argument("--overwrite_output_dir", action="store_true")
+    return parser.parse_args(argv)
+
+
+def launch(train_args: list[str]) -> None:
+    """One training run through `accelerate launch`, streaming its output."""
+    command = [sys.executable, "-m", "accelerate.commands.launch", str(SCRIPTS / "train.py"), *train_args]
+    print("$ accelerate launch scripts/train.py " + " ".join(train_args), flush=True)
+    completed = subprocess.run(command)
+    if completed.returncode:
+        raise SystemExit(completed.returncode)
+
+
+def latency_ms(model_dir: Path, dataset_dir: Path, runs: int = 50) -> float:
+    """Median milliseconds per image at batch 1, preprocessing included (the Space's path)."""
+    import statistics
+    import time
+
+    import torch
+
+    from asl_hf.data import load_prepared_dataset
+    from asl_hf.inference import load_classifier
+
+    torch.set_num_threads(torch.get_num_threads())
+    classifier = load_classifier(str(model_dir))
+    test = load_prepared_dataset(dataset_dir)["test"]
+    images = [test[i % len(test)]["image"] for i in range(runs + 5)]
+    for image in images[:5]:
+        classifier.predict([image])
+    timings = []
+    for image in images[5:]:
+        start = time.perf_counter()
+        classifier.predict([image])
+        timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(timings)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from asl_hf.data import ensure_default_data, format_split_table, prepare_dataset
+
+    output = Path(args.output_dir)
+    synthetic = not (args.train_dir or args.dataset_name)
+    data_dir = output / "data"
+    train_dir = str(ensure_default_data()) if synthetic else args.train_dir
+    print(f"== 1/4 Data: {'embedded synthetic data set' if synthetic else args.train_dir or args.dataset_name}")
+    prepared = prepare_dataset(
+        data_dir, train_dir=train_dir, dataset_name=args.dataset_name, seed=args.seed, split_by=args.split_by,
+        group_size=10 if synthetic else 50, overwrite_output_dir=args.overwrite_output_dir, synthetic=synthetic,
+    )
+    if prepared.report is not None:
+        print(prepared.report.summary())
+    print(format_split_table(prepared.splits))
+
+    common = ["--dataset_dir", str(data_dir), "--seed", str(args.seed), "--no_progress"]
+    if args.overwrite_output_dir:
+        common.append("--overwrite_output_dir")
+    cnn_dir, mobilenet_dir = output / "cnn", output / "mobilenetv2"
+    print("== 2/4 Training the custom CNN")
+    launch(["--model", "cnn", "--output_dir", str(cnn_dir), "--num_train_epochs", str(args.cnn_epochs or (30 if synthetic else 15)),
+            "--per_device_train_batch_size", "32", *common])
+    print("== 3/4 Training MobileNetV2 (phase 1: head, phase 2: top blocks)")
+    mobilenet_args = ["--model", "mobilenetv2", "--output_dir", str(mobilenet_dir), "--per_device_train_batch_size", "32",
+                      "--num_train_epochs", str(args.mobilenet_epochs or (2 if synthetic else 3)),
+                      "--finetune_epochs", str(args.finetune_epochs or (8 if synthetic else 5)), *common]
+    if synthetic or args.no_pretrained:
+        # Random weights: a frozen random backbone carries no features, so phase 2 unfreezes every block,
+        # and 128 px keeps the run short on a CPU.
+        mobilenet_args += ["--no_pretrained", "--unfreeze_blocks", "7", "--image_size", "128", "--finetune_learning_rate", "2e-3"]
+    launch(mobilenet_args)
+
+    print("== 4/4 Comparison (test split)")
+    rows = {}
+    for name, folder in (("custom CNN", cnn_dir), ("MobileNetV2", mobilenet_dir)):
+        results = json.loads((folder / "all_results.json").read_text())
+        rows[name] = {
+            "test_accuracy": results["test_accuracy"],
+            "test_macro_f1": results["test_macro_f1"],
+            "eval_accuracy": results["eval_accuracy"],
+            "num_parameters": results["num_parameters"],
+            "ms_per_image": round(latency_ms(folder, data_dir), 2),
+            "train_runtime_s": results["train_runtime"],
+        }
+    print("| model | test accuracy | test macro-F1 | val accuracy | parameters | ms/image (batch 1, CPU) | training time (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, row in rows.items():
+        print(f"| {name} | {row['test_accuracy']:.4f} | {row['test_macro_f1']:.4f} | {row['eval_accuracy']:.4f} | "
+              f"{row['num_parameters']:,} | {row['ms_per_image']:.2f} | {row['train_runtime_s']:.0f} |")
+    (output / "comparison.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"Models, evaluation reports and confusion matrices are in {cnn_dir} and {mobilenet_dir}; the table is in {output / 'comparison.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
