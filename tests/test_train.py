@@ -139,3 +139,19 @@ def test_refuses_to_overwrite_results(dataset_dir, tmp_path):
                              str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "--overwrite_output_dir" in result.stderr
     assert (tmp_path / "out" / "keep.txt").read_text() == "precious"
+
+
+def test_ddp_on_two_cpu_processes_gives_exact_metrics(dataset_dir, tmp_path):
+    """Two processes (gloo): every validation/test image counted exactly once (gather_for_metrics drops padding)."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(REPO / "scripts" / "train.py"),
+               "--model", "cnn", "--dataset_dir", str(dataset_dir), "--output_dir", str(out), "--num_train_epochs", "1",
+               "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "10", "--dataloader_num_workers", "0",
+               "--max_eval_samples", "27", "--no_progress"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "2 process(es)" in result.stdout
+    per_class = json.loads((out / "per_class_metrics.json").read_text())
+    for split in ("validation", "test"):
+        assert sum(row["support"] for row in per_class[split].values()) == 27, split

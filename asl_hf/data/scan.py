@@ -179,7 +179,8 @@ def scan_image_folder(
 
     num_proc = num_proc or min(os.cpu_count() or 1, 8)
     jobs = [(path, max_pixels) for path, _ in candidates]
-    progress = dict(total=len(jobs), desc="Scanning images", unit="img", disable=not show_progress)
+    on_main_process = os.environ.get("LOCAL_RANK", "0") == "0"  # under accelerate/torchrun, one bar is enough
+    progress = dict(total=len(jobs), desc="Scanning images", unit="img", disable=not (show_progress and on_main_process))
     if num_proc > 1 and len(jobs) > 256:
         with ProcessPoolExecutor(num_proc) as pool:
             results = list(tqdm(pool.map(_check, jobs, chunksize=64), **progress))

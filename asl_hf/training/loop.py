@@ -249,7 +249,6 @@ def train(args) -> dict:
             metrics = compute_classification_metrics(predictions, references, CLASS_NAMES)
             results.update(write_split_report(output_dir, split, metrics, prefix))
             results[f"{prefix}_loss"] = round(loss, 6)
-    accelerator.end_training()
     if accelerator.is_main_process:
         for item in (output_dir / BEST_DIR).iterdir():
             shutil.copy2(item, output_dir / item.name)
@@ -258,4 +257,5 @@ def train(args) -> dict:
         (output_dir / "dataset_info.json").write_text(json.dumps(data_info, indent=2) + "\n")
         (output_dir / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
     accelerator.wait_for_everyone()
+    accelerator.end_training()
     return results
