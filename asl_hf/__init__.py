@@ -6,7 +6,17 @@ Importing the package registers the custom CNN with transformers' Auto classes, 
 """
 
 from .constants import CLASS_NAMES, ID2LABEL, LABEL2ID, NUM_CLASSES
+from .models import AslCnnConfig, AslCnnForImageClassification, build_image_processor
 
 __version__ = "0.1.0"
 
-__all__ = ["CLASS_NAMES", "ID2LABEL", "LABEL2ID", "NUM_CLASSES", "__version__"]
+__all__ = [
+    "AslCnnConfig",
+    "AslCnnForImageClassification",
+    "CLASS_NAMES",
+    "ID2LABEL",
+    "LABEL2ID",
+    "NUM_CLASSES",
+    "__version__",
+    "build_image_processor",
+]

@@ -38,6 +38,9 @@ class PreprocessSpec:
     interpolation: str = "bilinear"
     crop_pct: float = 1.0
     """1.0 resizes the whole image to (height, width); below 1 resizes the short side to size/crop_pct and centre crops."""
+    resize_on_tensor: bool = False
+    """Resize the uint8 tensor (as transformers' torchvision-backend image processors do) instead of the PIL
+    image (as timm's transforms do): the two resamplers differ slightly, and evaluation must match the model's processor."""
 
     @classmethod
     def from_timm_data_config(cls, data_config: dict) -> PreprocessSpec:
@@ -53,7 +56,13 @@ class PreprocessSpec:
 
     @classmethod
     def from_cnn_config(cls, config) -> PreprocessSpec:
-        return cls(height=config.image_size, width=config.image_size, mean=tuple(config.image_mean), std=tuple(config.image_std))
+        return cls(
+            height=config.image_size,
+            width=config.image_size,
+            mean=tuple(config.image_mean),
+            std=tuple(config.image_std),
+            resize_on_tensor=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -77,17 +86,19 @@ class AugmentationConfig:
 
 def _resize(spec: PreprocessSpec) -> list[v2.Transform]:
     interpolation = _INTERPOLATIONS[spec.interpolation]
+    steps: list[v2.Transform] = [v2.ToImage()] if spec.resize_on_tensor else []
     if spec.crop_pct >= 1.0:
-        return [v2.Resize((spec.height, spec.width), interpolation=interpolation, antialias=True)]
+        return [*steps, v2.Resize((spec.height, spec.width), interpolation=interpolation, antialias=True)]
     if spec.height == spec.width:  # timm's "center" crop mode: short side to size / crop_pct
         scale = math.floor(spec.height / spec.crop_pct)
-        return [v2.Resize(scale, interpolation=interpolation, antialias=True), v2.CenterCrop((spec.height, spec.width))]
-    scale = (math.floor(spec.height / spec.crop_pct), math.floor(spec.width / spec.crop_pct))
-    return [v2.Resize(scale, interpolation=interpolation, antialias=True), v2.CenterCrop((spec.height, spec.width))]
+    else:
+        scale = (math.floor(spec.height / spec.crop_pct), math.floor(spec.width / spec.crop_pct))
+    return [*steps, v2.Resize(scale, interpolation=interpolation, antialias=True), v2.CenterCrop((spec.height, spec.width))]
 
 
 def _to_normalised_tensor(spec: PreprocessSpec) -> list[v2.Transform]:
-    return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=list(spec.mean), std=list(spec.std))]
+    to_image = [] if spec.resize_on_tensor else [v2.ToImage()]
+    return [*to_image, v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=list(spec.mean), std=list(spec.std))]
 
 
 def build_eval_transform(spec: PreprocessSpec) -> v2.Compose:
