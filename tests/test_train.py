@@ -90,7 +90,7 @@ def test_mobilenetv2_two_phases(dataset_dir, tmp_path):
     import timm
     from transformers import AutoModelForImageClassification
 
-    timm_model = timm.create_model(f"local-dir:{out}").eval()
+    timm_model = timm.create_model(f"local-dir:{out}", pretrained=True).eval()
     hf_model = AutoModelForImageClassification.from_pretrained(str(out)).eval()
     pixels = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

@@ -92,7 +92,7 @@ def _cnn_bundle(model) -> ModelBundle:
 
 
 def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
-    from ..models.mobilenet import create_mobilenetv2, data_config, save_mobilenetv2
+    from ..models.mobilenet import create_mobilenetv2, data_config, head_modules, save_mobilenetv2
 
     if model is None:
         kwargs = {"num_labels": len(CLASS_NAMES), "label_names": CLASS_NAMES, "pretrained": not args.no_pretrained, "image_size": args.image_size}
@@ -101,14 +101,13 @@ def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
         model = create_mobilenetv2(**kwargs)
     blocks = list(model.blocks)
     k = max(0, min(args.unfreeze_blocks, len(blocks)))
-    head_modules = [model.conv_head, model.bn2, model.get_classifier()]
     top_modules = blocks[len(blocks) - k :] if k else []
-    head = [p for m in head_modules for p in m.parameters()]
+    head = [p for m in head_modules(model) for p in m.parameters()]
     top = [p for m in top_modules for p in m.parameters()]
     chosen = {id(p) for p in head + top}
     rest = [p for p in model.parameters() if id(p) not in chosen]
 
-    head_module_ids = {id(sub) for m in head_modules for sub in m.modules()}
+    head_module_ids = {id(sub) for m in head_modules(model) for sub in m.modules()}
     frozen_norms = [
         module
         for module in model.modules()
