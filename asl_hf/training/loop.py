@@ -119,7 +119,7 @@ def train(args) -> dict:
     augmentation = AugmentationConfig(
         rotation=args.rotation, shift=args.shift, shear=args.shear, zoom=args.zoom,
         brightness=args.color_jitter, contrast=args.color_jitter, saturation=args.color_jitter,
-        hue=min(0.5, args.color_jitter / 10), horizontal_flip=args.horizontal_flip,
+        hue=0.0, horizontal_flip=args.horizontal_flip,
     )
     train_ds = splits["train"].with_transform(batch_transform(build_train_transform(bundle.spec, augmentation)))
     eval_transform = batch_transform(build_eval_transform(bundle.spec))
@@ -147,7 +147,9 @@ def train(args) -> dict:
     if args.max_train_steps:
         total_steps = min(total_steps, args.max_train_steps)
 
-    hyperparameters = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in vars(args).items()}
+    hyperparameters = {  # never the token: this goes to training_args.json and the trackers
+        k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in vars(args).items() if k != "hub_token"
+    }
     accelerator.init_trackers(args.project_name, config=hyperparameters)
 
     state = {"global_step": 0, "epoch": 0, "batches_in_epoch": 0, "best_accuracy": -1.0, "best_epoch": None, "history": [], "samples_seen": 0}

@@ -1,6 +1,12 @@
-"""The compact ASL CNN: config, model, registration with the Auto classes, and its image processor."""
+"""The compact ASL CNN: config, model, registration with the Auto classes, its image processor, saving."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from transformers import AutoConfig, AutoModelForImageClassification, ViTImageProcessor
+from transformers.image_utils import PILImageResampling
 
 from .configuration_asl_cnn import AslCnnConfig
 from .modeling_asl_cnn import AslCnnForImageClassification, AslCnnPreTrainedModel
@@ -13,11 +19,20 @@ AslCnnForImageClassification.register_for_auto_class("AutoModelForImageClassific
 
 
 def build_image_processor(config: AslCnnConfig) -> ViTImageProcessor:
-    """A standard transformers image processor (no custom code): resize to the model's square size
-    (bilinear), rescale 1/255, normalise with the model's mean/std; saved as preprocessor_config.json."""
+    """A standard transformers image processor (no custom code) for the CNN, saved as preprocessor_config.json.
+
+    Converts to RGB (alpha composited on white), resizes to ``image_size`` x ``image_size`` (bilinear,
+    antialiased), rescales by 1/255, normalises with the config's mean/std. ``AutoImageProcessor`` and
+    ``pipeline`` load it with the torchvision backend by default, which resizes the uint8 *tensor*: the
+    matching training transform is ``ToImage(), Resize(..., BILINEAR, antialias=True), ToDtype(float32,
+    scale=True), Normalize(mean, std)`` (ToImage before Resize). Resizing the PIL image instead differs by
+    up to one grey level when downscaling; that is what the PIL backend (``backend="pil"``) does.
+    """
     return ViTImageProcessor(
+        do_convert_rgb=True,
+        do_resize=True,
         size={"height": config.image_size, "width": config.image_size},
-        resample=2,  # PILImageResampling.BILINEAR
+        resample=PILImageResampling.BILINEAR,
         do_rescale=True,
         rescale_factor=1 / 255,
         do_normalize=True,
@@ -26,4 +41,15 @@ def build_image_processor(config: AslCnnConfig) -> ViTImageProcessor:
     )
 
 
-__all__ = ["AslCnnConfig", "AslCnnForImageClassification", "AslCnnPreTrainedModel", "build_image_processor"]
+def save_cnn(model: AslCnnForImageClassification, processor, output_dir: str | os.PathLike) -> Path:
+    """Write the loadable folder: config.json (with auto_map), model.safetensors, the two code files and
+    preprocessor_config.json. Returns the folder."""
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+    if not (output_dir / "model.safetensors").is_file():
+        raise RuntimeError(f"{output_dir}: save_pretrained wrote no model.safetensors")
+    return output_dir
+
+
+__all__ = ["AslCnnConfig", "AslCnnForImageClassification", "AslCnnPreTrainedModel", "build_image_processor", "save_cnn"]

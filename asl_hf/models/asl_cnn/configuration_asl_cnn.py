@@ -1,28 +1,48 @@
 """Configuration of the compact ASL CNN (two conv + max-pool blocks, flatten, dense, classifier).
 
 Self-contained on purpose: ``save_pretrained`` copies this file next to the weights so the model loads
-with ``trust_remote_code=True`` where ``asl_hf`` is not installed. Only relative imports.
+with ``trust_remote_code=True`` where ``asl_hf`` is not installed. Only transformers and relative imports.
+
+It keeps an explicit ``__init__`` (transformers 5 turns configs into dataclasses but still accepts a
+custom ``__init__``, the usual shape of remote code) so the saved folder also loads with older
+transformers releases.
 """
 
 from transformers import PretrainedConfig
 
 ASL_CLASS_NAMES = [chr(c) for c in range(ord("A"), ord("Z") + 1)] + ["del", "nothing", "space"]
+"""The 29 classes of the ASL Alphabet data set, in label-id order (duplicated from ``asl_hf.constants``
+because this file must not import ``asl_hf``)."""
+
+
+def _is_positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class AslCnnConfig(PretrainedConfig):
     r"""
+    Defaults reproduce the reference network: 64x64 RGB input, conv 3x3 (32 filters) + ReLU + max-pool 2,
+    conv 3x3 (64 filters) + ReLU + max-pool 2, flatten, dense 64 + ReLU, dropout, 29-way classifier.
+
     Args:
         image_size (`int`, defaults to 64): height and width of the (square) input; the flatten layer depends on it.
         num_channels (`int`, defaults to 3): input channels (RGB).
-        conv_channels (`list[int]`, defaults to `[32, 64]`): filters of each conv + max-pool block.
-        kernel_sizes (`list[int]`, defaults to `[3, 3]`): kernel size of each block's convolution ("valid" padding, as in the Keras reference).
+        conv_channels (`list[int]`, defaults to `[32, 64]`): filters of each conv + max-pool block (one block per entry).
+        kernel_sizes (`list[int]`, defaults to 3 for every block): kernel size of each block's convolution
+            ("valid" padding, as in the Keras reference).
         pool_size (`int`, defaults to 2): max-pool window and stride.
         hidden_size (`int`, defaults to 64): width of the dense layer after flattening.
-        dropout (`float`, defaults to 0.5): dropout before the classifier.
-        use_batch_norm (`bool`, defaults to `False`): BatchNorm after each convolution (not in the reference
-            architecture; an option for deeper or wider variants).
-        image_mean / image_std (`list[float]`): normalisation the model was trained with (saved in the image processor too).
-        num_labels / id2label / label2id: the classes; defaults to the 29 ASL Alphabet classes.
+        dropout (`float`, defaults to 0.5): dropout between the dense layer and the classifier.
+        use_batch_norm (`bool`, defaults to `False`): BatchNorm after each convolution. Off by default to keep
+            the reference architecture; an option for wider or deeper variants.
+        image_mean / image_std (`list[float]`, default 0.5 per channel): the normalisation the model is trained
+            with, ``(x / 255 - mean) / std``; 0.5/0.5 maps pixels to [-1, 1] and needs no data-set statistics
+            (the network is trained from scratch). ``build_image_processor`` writes them to preprocessor_config.json.
+        num_labels / id2label / label2id: the classes; default the 29 ASL Alphabet classes.
     """
 
     model_type = "asl_cnn"
@@ -41,9 +61,10 @@ class AslCnnConfig(PretrainedConfig):
         image_std: list[float] | None = None,
         **kwargs,
     ):
-        if "id2label" not in kwargs and "num_labels" not in kwargs:
+        if kwargs.get("id2label") is None and kwargs.get("num_labels") is None:
             kwargs["id2label"] = dict(enumerate(ASL_CLASS_NAMES))
-            kwargs["label2id"] = {name: i for i, name in enumerate(ASL_CLASS_NAMES)}
+        if kwargs.get("id2label") is not None and kwargs.get("label2id") is None:
+            kwargs["label2id"] = {name: int(i) for i, name in kwargs["id2label"].items()}
         self.image_size = image_size
         self.num_channels = num_channels
         self.conv_channels = list(conv_channels) if conv_channels is not None else [32, 64]
@@ -52,27 +73,56 @@ class AslCnnConfig(PretrainedConfig):
         self.hidden_size = hidden_size
         self.dropout = dropout
         self.use_batch_norm = use_batch_norm
-        self.image_mean = list(image_mean) if image_mean is not None else [0.5, 0.5, 0.5]
-        self.image_std = list(image_std) if image_std is not None else [0.5, 0.5, 0.5]
+        default_stats = [0.5] * (num_channels if _is_positive_int(num_channels) else 3)
+        self.image_mean = list(image_mean) if image_mean is not None else default_stats
+        self.image_std = list(image_std) if image_std is not None else list(default_stats)
         super().__init__(**kwargs)
-        self._validate()
+        self._check_values()
 
-    def _validate(self) -> None:
+    def _check_values(self) -> None:
+        """Fail at construction, with the offending value, rather than deep inside the model's first forward."""
+        for name in ("image_size", "num_channels", "pool_size", "hidden_size"):
+            if not _is_positive_int(getattr(self, name)):
+                raise ValueError(f"AslCnnConfig: {name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("conv_channels", "kernel_sizes"):
+            values = getattr(self, name)
+            if not values or not all(_is_positive_int(v) for v in values):
+                raise ValueError(f"AslCnnConfig: {name} must be a non-empty list of positive integers, got {values!r}")
         if len(self.kernel_sizes) != len(self.conv_channels):
-            raise ValueError(f"kernel_sizes ({self.kernel_sizes}) and conv_channels ({self.conv_channels}) must have the same length")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ValueError(
+                f"AslCnnConfig: kernel_sizes ({self.kernel_sizes}) and conv_channels ({self.conv_channels}) must have the same length"
+            )
+        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"AslCnnConfig: dropout must be a number in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.use_batch_norm, bool):
+            raise ValueError(f"AslCnnConfig: use_batch_norm must be true or false, got {self.use_batch_norm!r}")
         if len(self.image_mean) != self.num_channels or len(self.image_std) != self.num_channels:
-            raise ValueError(f"image_mean and image_std need {self.num_channels} values (one per channel)")
-        if self.feature_map_size() < 1:
-            raise ValueError(f"image_size {self.image_size} is too small for {len(self.conv_channels)} conv + pool blocks")
+            raise ValueError(
+                f"AslCnnConfig: image_mean and image_std need {self.num_channels} values (one per channel), "
+                f"got {self.image_mean} and {self.image_std}"
+            )
+        if not all(_is_number(v) for v in self.image_mean) or not all(_is_number(v) and v > 0 for v in self.image_std):
+            raise ValueError(f"AslCnnConfig: image_mean must be numbers and image_std positive numbers, got {self.image_mean} and {self.image_std}")
+        if not self.num_labels or self.num_labels < 1:
+            raise ValueError(f"AslCnnConfig: num_labels must be at least 1, got {self.num_labels!r}")
+        sizes = self.feature_map_sizes()
+        if min(sizes) < 1:
+            raise ValueError(
+                f"AslCnnConfig: image_size {self.image_size} is too small for {len(self.conv_channels)} conv + pool blocks "
+                f"(kernels {self.kernel_sizes}, pool {self.pool_size}): feature map sides would be {sizes}"
+            )
+
+    def feature_map_sizes(self) -> list[int]:
+        """Side of each block's output: a 'valid' convolution (side - kernel + 1) then a max-pool (floor division)."""
+        sizes, side = [], self.image_size
+        for kernel in self.kernel_sizes:
+            side = max(side - kernel + 1, 0) // self.pool_size
+            sizes.append(side)
+        return sizes
 
     def feature_map_size(self) -> int:
-        """Side of the last block's output: each block is a 'valid' convolution then a max-pool."""
-        size = self.image_size
-        for kernel in self.kernel_sizes:
-            size = (size - kernel + 1) // self.pool_size
-        return size
+        """Side of the last block's output, which the flatten layer (and so the dense layer's width) depends on."""
+        return self.feature_map_sizes()[-1]
 
 
 __all__ = ["AslCnnConfig"]

@@ -1,0 +1,341 @@
+"""Model cards for trained ASL models, built from a training output folder.
+
+Why a module of its own: the card is the model's documentation on the Hub *and* its machine-readable
+evaluation (``model-index``), so it is built only from the files training wrote (``training_args.json``,
+``all_results.json``, ``per_class_metrics.json``, ``dataset_info.json``, confusion matrices), with
+``huggingface_hub.ModelCard``/``ModelCardData``/``EvalResult`` producing the metadata the Hub validates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .constants import CLASS_NAMES, MOTION_CLASSES
+from .errors import AslError
+
+IMAGENET_CHECKPOINT = "timm/mobilenetv2_100.ra_in1k"  # same as asl_hf.models.mobilenet (not imported: it pulls in timm)
+SPLITS = (("test", "test", "Test"), ("validation", "eval", "Validation"))  # (split name, results prefix, title)
+KIND_TITLES = {"cnn": "custom CNN", "mobilenetv2": "MobileNetV2"}
+SECRET_KEY_PARTS = ("token", "password", "secret")
+
+
+class ModelFolderError(AslError):
+    """A folder to publish is not a saved model, or lacks the evaluation files training writes."""
+
+
+def _read_json(path: Path, required: bool = False):
+    if not path.is_file():
+        if required:
+            raise ModelFolderError(f"{path}: missing (push a folder written by scripts/train.py, which evaluates the model)")
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFolderError(f"{path}: not valid JSON ({error})") from error
+
+
+def public_training_args(args: dict) -> dict:
+    """Training arguments without secrets (``hub_token`` and the like never reach a card or the Hub).
+
+    Unset options written as the string ``"None"`` are read back as ``None`` so the card leaves them out.
+    """
+    return {k: None if v == "None" else v for k, v in args.items() if not any(part in k.lower() for part in SECRET_KEY_PARTS)}
+
+
+def detect_model_kind(model_dir: str | os.PathLike) -> str:
+    """``"cnn"`` for the transformers CNN folder, ``"mobilenetv2"`` for a timm folder (from ``config.json``)."""
+    model_dir = Path(model_dir)
+    config = _read_json(model_dir / "config.json", required=True)
+    if not (model_dir / "model.safetensors").is_file():
+        raise ModelFolderError(f"{model_dir / 'model.safetensors'}: missing (only safetensors weights are published)")
+    if config.get("model_type") == "asl_cnn":
+        return "cnn"
+    if "architecture" in config:
+        return "mobilenetv2"
+    raise ModelFolderError(f"{model_dir / 'config.json'}: neither the ASL CNN (model_type asl_cnn) nor a timm model (architecture)")
+
+
+class TrainingRun:
+    """The files of one training output folder, read once."""
+
+    def __init__(self, model_dir: str | os.PathLike):
+        self.dir = Path(model_dir)
+        self.kind = detect_model_kind(self.dir)
+        self.config = _read_json(self.dir / "config.json", required=True)
+        results = _read_json(self.dir / "all_results.json") or _read_json(self.dir / "eval_results.json")
+        if results is None:
+            _read_json(self.dir / "all_results.json", required=True)
+        missing = [f"{p}_{m}" for _, p, _ in SPLITS for m in ("accuracy", "macro_f1") if f"{p}_{m}" not in results]
+        if missing:
+            raise ModelFolderError(f"{self.dir / 'all_results.json'}: missing {', '.join(missing)}")
+        self.results: dict = results
+        self.args: dict = public_training_args(_read_json(self.dir / "training_args.json") or {})
+        self.per_class: dict = _read_json(self.dir / "per_class_metrics.json") or {}
+        self.data_info: dict = _read_json(self.dir / "dataset_info.json") or {}
+        self.confusion_matrices = [f"confusion_matrix_{s}.png" for s, _, _ in SPLITS if (self.dir / f"confusion_matrix_{s}.png").is_file()]
+
+    @property
+    def pretrained(self) -> bool:
+        """MobileNetV2 started from ImageNet weights unless trained with ``--no_pretrained``."""
+        if self.kind != "mobilenetv2":
+            return False
+        if "no_pretrained" in self.args:
+            return not self.args["no_pretrained"]
+        return bool(self.args.get("pretrained", True))
+
+    @property
+    def image_size(self) -> int | None:
+        if self.kind == "cnn":
+            return self.config.get("image_size")
+        size = (self.config.get("pretrained_cfg") or {}).get("input_size")
+        return size[-1] if size else None
+
+    @property
+    def num_parameters(self) -> int | None:
+        return self.results.get("num_parameters")
+
+
+def eval_results(run: TrainingRun, dataset_id: str, dataset_name: str) -> list[EvalResult]:
+    """Accuracy and macro-F1 on the test and validation splits, as the Hub's ``model-index`` entries."""
+    entries = []
+    for split, prefix, _ in SPLITS:
+        for metric, name, args in (("accuracy", "Accuracy", None), ("f1", "Macro F1", {"average": "macro"})):
+            key = f"{prefix}_{'accuracy' if metric == 'accuracy' else 'macro_f1'}"
+            entries.append(EvalResult(
+                task_type="image-classification", task_name="Image Classification",
+                dataset_type=dataset_id, dataset_name=dataset_name, dataset_config="default", dataset_split=split,
+                metric_type=metric, metric_name=name, metric_value=round(float(run.results[key]), 4), metric_args=args,
+            ))
+    return entries
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.2f}%"
+
+
+def _score(value) -> str:
+    """Three decimals; undefined scores (a class without images gives NaN or None) read as n/a."""
+    return "n/a" if value is None or value != value else f"{float(value):.3f}"
+
+
+def _results_table(run: TrainingRun) -> str:
+    rows = ["| Split | Images | Accuracy | Macro F1 | Loss |", "|---|---:|---:|---:|---:|"]
+    for split, prefix, title in SPLITS:
+        loss = run.results.get(f"{prefix}_loss")
+        images = run.data_info.get(f"num_{split}", run.results.get(f"{prefix}_samples", "n/a"))
+        rows.append(f"| {title} | {images} | {_pct(run.results[f'{prefix}_accuracy'])} | "
+                    f"{_pct(run.results[f'{prefix}_macro_f1'])} | {'n/a' if loss is None else f'{float(loss):.4f}'} |")
+    return "\n".join(rows)
+
+
+def _per_class_table(run: TrainingRun) -> str:
+    test, validation = run.per_class.get("test") or {}, run.per_class.get("validation") or {}
+    if not test:
+        return "Per-class scores were not saved with this model (`per_class_metrics.json`)."
+    rows = ["| Class | Precision | Recall | F1 | Support | Validation F1 |", "|---|---:|---:|---:|---:|---:|"]
+    for name in [c for c in CLASS_NAMES if c in test] + [c for c in test if c not in CLASS_NAMES]:
+        scores = test[name]
+        val_f1 = (validation.get(name) or {}).get("f1")
+        rows.append(f"| `{name}` | {_score(scores.get('precision'))} | {_score(scores.get('recall'))} | {_score(scores.get('f1'))} | "
+                    f"{scores.get('support', 'n/a')} | {_score(val_f1)} |")
+    return "\n".join(rows)
+
+
+def _args_table(run: TrainingRun, keys: list[tuple[str, str]]) -> str:
+    rows = [(label, run.args[key]) for key, label in keys if key in run.args and run.args[key] is not None]
+    if not rows:
+        return ""
+    return "\n".join(["| Setting | Value |", "|---|---|"] + [f"| {label} | `{value}` |" for label, value in rows])
+
+
+def _training_section(run: TrainingRun) -> str:
+    common = [("per_device_train_batch_size", "Batch size per device"), ("gradient_accumulation_steps", "Gradient accumulation"),
+              ("weight_decay", "Weight decay (AdamW)"), ("lr_scheduler_type", "Schedule"), ("num_warmup_steps", "Warm-up steps"),
+              ("label_smoothing", "Label smoothing"), ("max_grad_norm", "Gradient clipping"), ("mixed_precision", "Mixed precision"),
+              ("seed", "Seed")]
+    if run.kind == "cnn":
+        phases = ("One phase: all weights train from random initialisation with AdamW.\n\n"
+                  + _args_table(run, [("learning_rate", "Learning rate"), ("num_train_epochs", "Epochs")] + common))
+    else:
+        start = (f"ImageNet weights (`{IMAGENET_CHECKPOINT}`)" if run.pretrained else "random weights (`--no_pretrained`)")
+        phases = (f"The backbone starts from {start}. Training has two phases.\n\n"
+                  "**Phase 1, head only**: the backbone is frozen (BatchNorm statistics too); the 1x1 projection, its "
+                  "BatchNorm and the new 29-way classifier train.\n\n"
+                  + _args_table(run, [("learning_rate", "Learning rate"), ("num_train_epochs", "Epochs")]) + "\n\n"
+                  "**Phase 2, fine-tuning**: the top backbone blocks are unfrozen and train with the head at a lower rate.\n\n"
+                  + _args_table(run, [("finetune_learning_rate", "Learning rate"), ("finetune_epochs", "Epochs"),
+                                      ("unfreeze_blocks", "Unfrozen blocks")]) + "\n\n"
+                  "**Both phases**:\n\n" + _args_table(run, common))
+    augmentation = _args_table(run, [("rotation", "Rotation (degrees, +-)"), ("shift", "Shift (fraction)"), ("shear", "Shear (degrees)"),
+                                     ("zoom", "Zoom (+- fraction)"), ("color_jitter", "Colour jitter"), ("horizontal_flip", "Horizontal flip")])
+    data = run.data_info
+    if data.get("dataset_name"):
+        source = f"`{data['dataset_name']}`"
+    elif data.get("dataset_dir"):
+        source = f"a locally prepared copy of the ASL Alphabet images (`{Path(data['dataset_dir']).name}`)"
+    elif data.get("train_dir"):
+        source = f"a local ASL Alphabet image folder (`{Path(data['train_dir']).name}`)"
+    else:
+        source = "an unrecorded data set (no `dataset_info.json`)"
+    split_note = ("grouped by blocks of consecutive frames (an honest estimate)" if data.get("split_by") == "group"
+                  else "stratified random (near-duplicate video frames can sit in both train and test, so accuracy is optimistic)")
+    sizes = ", ".join(f"{data[f'num_{s}']} {s}" for s in ("train", "validation", "test") if f"num_{s}" in data)
+    parts = [
+        f"Data: {source}, split 80/10/10, {split_note}" + (f"; {sizes} images." if sizes else "."),
+        f"The model kept is the epoch with the best validation accuracy (epoch {run.results.get('best_epoch', 'n/a')}).",
+        phases,
+        "Augmentation (training images only):\n\n" + augmentation if augmentation else "",
+    ]
+    if run.results.get("train_runtime") is not None:
+        parts.append(f"Training took {float(run.results['train_runtime']):.0f} s "
+                     f"({run.results.get('train_samples_per_second', 'n/a')} images/s).")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _comparison_section(run: TrainingRun, repo_id: str, other: TrainingRun) -> str:
+    rows = ["| Model | Parameters | Validation accuracy | Test accuracy | Test macro F1 | Training images/s |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for label, item in ((f"**{KIND_TITLES[run.kind]}** (this model)", run), (KIND_TITLES[other.kind], other)):
+        params = f"{item.num_parameters:,}" if item.num_parameters else "n/a"
+        rows.append(f"| {label} | {params} | {_pct(item.results['eval_accuracy'])} | {_pct(item.results['test_accuracy'])} | "
+                    f"{_pct(item.results['test_macro_f1'])} | {item.results.get('train_samples_per_second', 'n/a')} |")
+    note = ""
+    if run.data_info.get("num_test") != other.data_info.get("num_test") or run.data_info.get("split_by") != other.data_info.get("split_by"):
+        note = "\n\nThe two runs were not evaluated on identical test splits, so compare them with care."
+    return "\n".join(rows) + note
+
+
+def _usage_section(run: TrainingRun, repo_id: str) -> str:
+    if run.kind == "cnn":
+        return f"""The architecture ships as remote code next to the weights, so `trust_remote_code=True` is needed
+(read `modeling_asl_cnn.py` first: it is ~100 lines of PyTorch).
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("image-classification", model="{repo_id}", trust_remote_code=True)
+print(classifier("hand.jpg", top_k=3))
+```
+
+```python
+import torch
+from PIL import Image
+from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+processor = AutoImageProcessor.from_pretrained("{repo_id}")
+model = AutoModelForImageClassification.from_pretrained("{repo_id}", trust_remote_code=True).eval()
+inputs = processor(Image.open("hand.jpg").convert("RGB"), return_tensors="pt")
+with torch.no_grad():
+    logits = model(**inputs).logits
+print(model.config.id2label[logits.argmax(-1).item()])
+```"""
+    return f"""With timm (the saved `config.json` rebuilds the architecture; `pretrained=True` loads *these* weights):
+
+```python
+import timm
+import torch
+from PIL import Image
+
+model = timm.create_model("hf-hub:{repo_id}", pretrained=True).eval()
+transform = timm.data.create_transform(**timm.data.resolve_model_data_config(model))
+with torch.no_grad():
+    logits = model(transform(Image.open("hand.jpg").convert("RGB")).unsqueeze(0))
+print(model.pretrained_cfg["label_names"][logits.argmax(-1).item()])
+```
+
+With transformers (its `TimmWrapper` loads timm checkpoints, no remote code):
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("image-classification", model="{repo_id}")
+print(classifier("hand.jpg", top_k=3))
+```"""
+
+
+def build_model_card(
+    model_dir: str | os.PathLike,
+    repo_id: str,
+    other_model_dir: str | os.PathLike | None = None,
+    dataset_id: str | None = None,
+    license: str = "apache-2.0",
+) -> ModelCard:
+    """The README.md for ``model_dir`` pushed as ``repo_id``: metadata with ``model-index`` + a readable body.
+
+    ``dataset_id`` names the Hub data set the model was evaluated on (default: ``dataset_name`` recorded in
+    ``dataset_info.json``); without one the results are reported for a local ``imagefolder``.
+    ``other_model_dir`` is another training output folder whose results are put side by side.
+    """
+    run = TrainingRun(model_dir)
+    other = TrainingRun(other_model_dir) if other_model_dir else None
+    hub_dataset = dataset_id or run.data_info.get("dataset_name")
+    dataset_name = "ASL Alphabet" + ("" if hub_dataset else " (local image folder)")
+    title = KIND_TITLES[run.kind]
+    data = ModelCardData(
+        model_name=repo_id.split("/")[-1],
+        license=license,
+        library_name="transformers" if run.kind == "cnn" else "timm",
+        pipeline_tag="image-classification",
+        tags=["image-classification", "asl", "sign-language", "fingerspelling", "pytorch",
+              "custom-code" if run.kind == "cnn" else "mobilenetv2"],
+        datasets=[hub_dataset] if hub_dataset else None,
+        metrics=["accuracy", "f1"],
+        base_model=IMAGENET_CHECKPOINT if run.pretrained else None,
+        eval_results=eval_results(run, hub_dataset or "imagefolder", dataset_name),
+    )
+    size = f"{run.image_size}x{run.image_size}" if run.image_size else "small"
+    params = f"{run.num_parameters:,} parameters" if run.num_parameters else "a small number of parameters"
+    if run.kind == "cnn":
+        blocks = run.config.get("conv_channels") or []
+        what = (f"A compact convolutional network written for this task: {len(blocks)} convolution + max-pool blocks "
+                f"({', '.join(map(str, blocks))} filters), a dense layer of {run.config.get('hidden_size')} units, "
+                f"dropout and a {len(run.config.get('id2label') or CLASS_NAMES)}-way classifier ({params}), packaged as a `transformers` model with its own configuration "
+                f"and image processor. Input: {size} RGB images, rescaled to [0, 1] and normalised.")
+    else:
+        start = f"fine-tuned from ImageNet weights (`{IMAGENET_CHECKPOINT}`)" if run.pretrained else "trained from random weights"
+        what = (f"`timm`'s MobileNetV2 (`{run.config.get('architecture', 'mobilenetv2_100')}`) with a new 29-way classifier, "
+                f"{start} ({params}). Input: {size} RGB images with timm's preprocessing.")
+    matrices = "\n\n".join(f"![Confusion matrix, {name.split('_')[-1][:-4]} split]({name})" for name in run.confusion_matrices)
+    comparison = f"\n## Comparison\n\n{_comparison_section(run, repo_id, other)}\n" if other else ""
+    body = f"""
+# ASL fingerspelling: {title}
+
+Recognises American Sign Language fingerspelling from a photo of one hand: 29 classes, the letters A-Z plus
+`del`, `nothing` and `space`. {what}
+
+Trained and evaluated with the `asl_hf` project (Accelerate training loop, `evaluate` metrics).
+
+## Results
+
+{_results_table(run)}
+
+Accuracy and macro-averaged F1 of the best epoch (chosen on validation); the test split was not used for any choice.
+
+### Per-class scores (test split)
+
+{_per_class_table(run)}
+
+{matrices}
+{comparison}
+## Training
+
+{_training_section(run)}
+
+## Limitations
+
+- The public ASL Alphabet photos show **one signer** in front of a few similar backgrounds. Accuracy on other
+  people, hands, skin tones, lighting and rooms is much lower than the numbers above; evaluate on your own photos first.
+- {" and ".join(MOTION_CLASSES)} are signed with **motion**; a still image only shows the final hand shape (J's is
+  the same as I's), so these letters are recognised from posture alone and are easily confused.
+- The classifier always answers one of the 29 classes: it has no "not a hand sign" option other than `nothing`.
+- Not suitable for decisions that affect people (e.g. accessibility services) without further validation.
+
+## Usage
+
+{_usage_section(run, repo_id)}
+"""
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")

@@ -1,0 +1,210 @@
+"""scripts/evaluate_model.py and the inference path it shares with the benchmark and the Space, on both model kinds."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from asl_hf.cli import run_cli
+from asl_hf.constants import CLASS_NAMES
+from asl_hf.data.loading import FEATURES
+from asl_hf.data.synthetic import generate_synthetic_asl
+from asl_hf.images import to_rgb
+from asl_hf.inference import ImageInputError, ModelLoadError, load_classifier
+from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor
+from asl_hf.models.mobilenet import create_mobilenetv2, save_mobilenetv2
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "evaluate_model.py"
+SUBSET = ["A", "B", "C", "space"]
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory) -> dict[str, Path]:
+    """A tiny random CNN and a random MobileNetV2 (64 px), saved the way training saves them."""
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    cnn = AslCnnForImageClassification(AslCnnConfig(image_size=32, conv_channels=[8, 16], hidden_size=16)).eval()
+    cnn.save_pretrained(root / "cnn")
+    build_image_processor(cnn.config).save_pretrained(root / "cnn")
+    save_mobilenetv2(create_mobilenetv2(pretrained=False, image_size=64).eval(), root / "mobilenetv2")
+    return {"cnn": root / "cnn", "mobilenetv2": root / "mobilenetv2"}
+
+
+@pytest.fixture(scope="module")
+def subset_folder(tmp_path_factory) -> Path:
+    """4 of the 29 classes, 4 images each, plus a non-image file and a truncated JPEG to be skipped."""
+    folder = generate_synthetic_asl(tmp_path_factory.mktemp("data") / "subset", images_per_class=4, image_size=64, classes=SUBSET)
+    (folder / "A" / "notes.txt").write_text("not an image")
+    (folder / "B" / "broken.jpg").write_bytes((folder / "B" / "B1.jpg").read_bytes()[:200])
+    return folder
+
+
+def direct_predictions(model_dir: Path, paths: list[str]) -> list[str]:
+    """The model called directly through transformers, without asl_hf.inference."""
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    processor = AutoImageProcessor.from_pretrained(model_dir)
+    model = AutoModelForImageClassification.from_pretrained(model_dir).eval()
+    images = [to_rgb(Image.open(path)) for path in paths]
+    with torch.no_grad():
+        logits = model(pixel_values=processor(images, return_tensors="pt")["pixel_values"]).logits
+    return [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(SCRIPT), *args, "--no_progress"], capture_output=True, text=True, env=env, timeout=300)
+
+
+def script_main():
+    spec = importlib.util.spec_from_file_location("evaluate_model_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["cnn", "mobilenetv2"])
+def test_evaluates_a_class_subset_and_matches_a_direct_model_call(kind, model_dirs, subset_folder):
+    result = run_script("--model", str(model_dirs[kind]), "--test_dir", str(subset_folder), "--per_device_eval_batch_size", "5")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = model_dirs[kind] / "eval_subset"  # default: inside the model folder, named after the data
+    missing = [name for name in CLASS_NAMES if name not in SUBSET]
+    assert f"Missing classes (no images): {', '.join(missing)}" in result.stdout
+    assert "notes.txt" in result.stdout and "broken.jpg" in result.stdout  # skipped files are listed
+    assert "eval_accuracy:" in result.stdout and "| Class | Precision |" in result.stdout
+
+    report = json.loads((out / "evaluation_report.json").read_text())
+    assert report["num_images"] == 16 and report["classes_evaluated"] == SUBSET and report["missing_classes"] == missing
+    assert len(report["skipped_files"]) == 2
+    with open(out / "predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 16 and {row["label"] for row in rows} == set(SUBSET)
+    assert [row["predicted"] for row in rows] == direct_predictions(model_dirs[kind], [row["image"] for row in rows])
+
+    accuracy = sum(row["predicted"] == row["label"] for row in rows) / 16
+    results = json.loads((out / "eval_results.json").read_text())
+    assert results["eval_accuracy"] == pytest.approx(accuracy) and results["eval_samples"] == 16
+    per_class = json.loads((out / "per_class_metrics.json").read_text())["subset"]
+    assert set(per_class) == set(CLASS_NAMES) and all(per_class[name]["support"] == 4 for name in SUBSET)
+    assert (out / "confusion_matrix_subset.png").stat().st_size > 10_000 and (out / "per_class_metrics.md").is_file()
+
+
+def test_prepared_dataset_split(model_dirs, subset_folder, tmp_path, capsys):
+    paths = sorted(str(p) for p in subset_folder.glob("*/*.jpg") if p.name != "broken.jpg")
+    labels = [Path(p).parent.name for p in paths]
+    split = datasets.Dataset.from_dict({"image": paths, "label": [CLASS_NAMES.index(n) for n in labels]}, features=FEATURES)
+    datasets.DatasetDict({"train": split, "test": split}).save_to_disk(str(tmp_path / "prepared"))
+    out = tmp_path / "out"
+    code = run_cli(script_main(), ["--model", str(model_dirs["cnn"]), "--dataset_dir", str(tmp_path / "prepared"), "--split", "test",
+                                   "--output_dir", str(out), "--no_progress"])
+    assert code == 0, capsys.readouterr().err
+    with open(out / "predictions.csv") as handle:
+        predicted = [row["predicted"] for row in csv.DictReader(handle)]
+    assert predicted == direct_predictions(model_dirs["cnn"], paths)
+    assert "test" in json.loads((out / "per_class_metrics.json").read_text())
+
+
+def test_flat_folder_named_like_the_public_test_set(model_dirs, subset_folder, tmp_path, capsys):
+    """asl_alphabet_test holds A_test.jpg, space_test.jpg ... directly, without class folders."""
+    flat = tmp_path / "asl_alphabet_test"
+    flat.mkdir()
+    for name in SUBSET:
+        (flat / f"{name}_test.jpg").write_bytes((subset_folder / name / f"{name}1.jpg").read_bytes())
+    (flat / "B_broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "out"
+    code = run_cli(script_main(), ["--model", str(model_dirs["cnn"]), "--test_dir", str(flat), "--output_dir", str(out), "--no_progress"])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((out / "evaluation_report.json").read_text())
+    assert report["num_images"] == 4 and report["classes_evaluated"] == SUBSET and len(report["skipped_files"]) == 1
+    with open(out / "predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["label"] for row in rows) == sorted(SUBSET)
+    assert all(Path(row["image"]).name == f"{row['label']}_test.jpg" for row in rows)
+    assert [row["predicted"] for row in rows] == direct_predictions(model_dirs["cnn"], [row["image"] for row in rows])
+    assert (out / "confusion_matrix_asl_alphabet_test.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda m, d: ["--model", m, "--test_dir", str(d / "with_unknown")], "class folders ['hello'] are not classes of the model"),
+        (lambda m, d: ["--model", m, "--test_dir", str(d / "empty")], "no class folders with files"),
+        (lambda m, d: ["--model", m, "--test_dir", str(d / "absent")], "not a folder"),
+        (lambda m, d: ["--model", m, "--test_dir", str(d / "with_unknown" / "A")], "file name prefixes ['A1', 'A2'] are not classes"),
+        (lambda m, d: ["--model", str(d / "no_model"), "--test_dir", str(d / "with_unknown")], "no such model folder"),
+        (lambda m, d: ["--model", "someone/asl-model", "--test_dir", str(d / "with_unknown")], "--output_dir is required"),
+        (lambda m, d: ["--model", m, "--dataset_dir", str(d / "empty")], "not a prepared data set"),
+    ],
+)
+def test_bad_input_gives_a_one_line_error(make_args, message, model_dirs, tmp_path, capsys):
+    generate_synthetic_asl(tmp_path / "with_unknown", images_per_class=2, image_size=32, classes=["A"])
+    (tmp_path / "with_unknown" / "hello").mkdir()
+    (tmp_path / "with_unknown" / "hello" / "x.jpg").write_bytes((tmp_path / "with_unknown" / "A" / "A1.jpg").read_bytes())
+    (tmp_path / "empty").mkdir()
+    code = run_cli(script_main(), make_args(str(model_dirs["cnn"]), tmp_path) + ["--output_dir", str(tmp_path / "out")]
+                   if "--output_dir is required" not in message else make_args(str(model_dirs["cnn"]), tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+# --- the inference path -----------------------------------------------------------------------------------------
+
+
+def test_classifier_matches_the_model_and_orders_top_k(model_dirs):
+    """On the CNN (fast); MobileNetV2 goes through the same code, checked against a direct call above."""
+    classifier = load_classifier(model_dirs["cnn"], device="cpu", batch_size=3)
+    assert classifier.labels == CLASS_NAMES and not classifier.model.training
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (40 + 7 * i, 50, 3), dtype=np.uint8)) for i in range(7)]
+    images += [Image.new("L", (30, 30), 128), Image.new("RGBA", (20, 20), (10, 200, 30, 128))]
+    probabilities = classifier.predict_proba(images)
+    assert probabilities.shape == (9, 29) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+    # batching (3 at a time) changes nothing: compare with the whole batch through the model at once
+    pixels = classifier.processor([to_rgb(image) for image in images], return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        expected = classifier.model(pixel_values=pixels).logits.softmax(-1).numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+    top = classifier.predict(images[:2], top_k=4)
+    assert len(top) == 2 and all(len(row) == 4 for row in top)
+    for row, probs in zip(top, probabilities[:2]):
+        assert [label for label, _ in row] == [CLASS_NAMES[i] for i in np.argsort(-probs)[:4]]
+        assert [score for _, score in row] == sorted((score for _, score in row), reverse=True)
+    assert classifier.predict_ids(images) == probabilities.argmax(-1).tolist()
+    assert classifier.predict([np.asarray(images[0])], top_k=1) == classifier.predict([images[0]], top_k=1)
+
+
+def test_classifier_refuses_bad_input(model_dirs):
+    classifier = load_classifier(model_dirs["cnn"], device="cpu")
+    image = Image.new("RGB", (32, 32))
+    with pytest.raises(ImageInputError, match="wrap a single image"):
+        classifier.predict(image)
+    with pytest.raises(ImageInputError, match="image 1: expected a PIL image"):
+        classifier.predict([image, "photo.jpg"])
+    with pytest.raises(ImageInputError, match="float32"):
+        classifier.predict([np.zeros((8, 8, 3), dtype=np.float32)])
+    with pytest.raises(ValueError, match="top_k"):
+        classifier.predict([image], top_k=0)
+    assert classifier.predict_proba([]).shape == (0, 29)
+
+
+def test_load_classifier_errors_name_the_source(tmp_path):
+    with pytest.raises(ModelLoadError, match="no such model folder"):
+        load_classifier(tmp_path / "missing")
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        load_classifier(tmp_path)

@@ -1,0 +1,377 @@
+"""Publishing to the Hub against the loopback server (tests/hub_server.py) with the real clients.
+
+Only the evaluation files of a training output folder are faked (JSON numbers, small PNGs); the models are
+real saved models, and every download goes through transformers, timm or datasets in a fresh process or
+in-process with the endpoint patched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from huggingface_hub.repocard_data import model_index_to_eval_results
+from PIL import Image
+
+from asl_hf.cli import run_cli
+from asl_hf.constants import CLASS_NAMES
+from asl_hf.errors import HubError, OutputExistsError
+from asl_hf.hub import push_dataset, push_dataset_folder, push_model_folder, push_space
+from asl_hf.model_card import ModelFolderError, build_model_card
+from tests.hub_server import validate_metadata
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SECRET = "hf_secret_from_the_training_command_line"
+
+
+def write_fake_results(folder: Path, kind: str, accuracy: float = 0.91, pretrained: bool = False) -> None:
+    """The evaluation files training writes beside the model (numbers made up; the model beside them is real)."""
+    results = {
+        "train_runtime": 12.5, "train_samples_per_second": 80.0, "epoch": 3, "best_epoch": 2, "num_parameters": 12345,
+        "eval_accuracy": accuracy, "eval_macro_f1": accuracy - 0.02, "eval_loss": 0.4,
+        "test_accuracy": accuracy - 0.01, "test_macro_f1": accuracy - 0.03, "test_loss": 0.45,
+    }
+    (folder / "all_results.json").write_text(json.dumps(results))
+    (folder / "eval_results.json").write_text(json.dumps({k: v for k, v in results.items() if k[:5] in ("eval_", "test_")}))
+    per_class = {split: {name: {"precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 3} for name in CLASS_NAMES}
+                 for split in ("validation", "test")}
+    per_class["test"]["nothing"] = {"precision": float("nan"), "recall": 0.0, "f1": None, "support": 0}  # no test images
+    (folder / "per_class_metrics.json").write_text(json.dumps(per_class))
+    for split in ("validation", "test"):
+        Image.new("RGB", (24, 24), (200, 30, 30)).save(folder / f"confusion_matrix_{split}.png")
+        (folder / f"confusion_matrix_{split}.json").write_text(json.dumps({"labels": CLASS_NAMES, "matrix": [[0] * 29] * 29}))
+    args = {"model": kind, "learning_rate": 0.002, "num_train_epochs": 3, "per_device_train_batch_size": 8, "seed": 42,
+            "rotation": 15.0, "shift": 0.1, "shear": 10.0, "zoom": 0.1, "color_jitter": 0.2, "horizontal_flip": False,
+            "no_pretrained": not pretrained, "hub_token": SECRET, "lr_scheduler_type": "cosine", "num_warmup_steps": "None"}
+    if kind == "mobilenetv2":
+        args.update({"finetune_learning_rate": 1e-4, "finetune_epochs": 2, "unfreeze_blocks": 3})
+    (folder / "training_args.json").write_text(json.dumps(args))
+    (folder / "dataset_info.json").write_text(json.dumps({"dataset_name": None, "train_dir": "/data/asl", "split_by": "random",
+                                                          "seed": 42, "num_train": 232, "num_validation": 29, "num_test": 29}))
+    (folder / "trainer_state.json").write_text("{}")
+    # Training leftovers that must never be published.
+    (folder / "checkpoints" / "epoch_1").mkdir(parents=True)
+    (folder / "checkpoints" / "epoch_1" / "optimizer.bin").write_bytes(b"\0" * 64)
+    (folder / "best_model").mkdir()
+    (folder / "best_model" / "model.safetensors").write_bytes(b"\0" * 64)
+    (folder / "runs").mkdir()
+    (folder / "runs" / "events.out.tfevents.1").write_bytes(b"\0" * 16)
+    (folder / "pytorch_model.bin").write_bytes(b"\0" * 64)
+
+
+def make_cnn_folder(folder: Path):
+    from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor
+
+    torch.manual_seed(0)
+    model = AslCnnForImageClassification(AslCnnConfig(image_size=32, conv_channels=[8, 16], hidden_size=16)).eval()
+    model.save_pretrained(folder)
+    build_image_processor(model.config).save_pretrained(folder)
+    write_fake_results(folder, "cnn")
+    return model
+
+
+def make_mobilenet_folder(folder: Path, pretrained: bool = False):
+    from asl_hf.models.mobilenet import create_mobilenetv2, save_mobilenetv2
+
+    torch.manual_seed(0)
+    model = create_mobilenetv2(pretrained=False, image_size=64).eval()
+    save_mobilenetv2(model, folder)
+    write_fake_results(folder, "mobilenetv2", accuracy=0.95, pretrained=pretrained)
+    return model
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def python_snippets(card_text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", card_text, re.S)
+
+
+def run_fresh_python(code: str, env: dict, cwd: Path) -> str:
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+# --- the card -----------------------------------------------------------------------------------------------
+
+
+def test_card_metadata_round_trips_and_validates(tmp_path):
+    cnn_dir, mnv2_dir = tmp_path / "cnn", tmp_path / "mnv2"
+    make_cnn_folder(cnn_dir)
+    make_mobilenet_folder(mnv2_dir, pretrained=True)
+    card = build_model_card(cnn_dir, "user/asl-cnn", other_model_dir=mnv2_dir, dataset_id="user/asl-alphabet")
+    card.save(tmp_path / "README.md")
+    loaded = ModelCard.load(tmp_path / "README.md")
+    assert loaded.data.eval_results == card.data.eval_results
+    name, results = model_index_to_eval_results(loaded.data.to_dict()["model-index"])
+    assert name == "asl-cnn" and len(results) == 4
+    by_key = {(r.dataset_split, r.metric_type): r for r in results}
+    assert by_key[("test", "accuracy")].metric_value == 0.9 and by_key[("validation", "f1")].metric_value == 0.89
+    assert {r.dataset_type for r in results} == {"user/asl-alphabet"} and {r.dataset_config for r in results} == {"default"}
+    assert by_key[("test", "f1")].metric_args == {"average": "macro"}
+    assert loaded.data.library_name == "transformers" and loaded.data.pipeline_tag == "image-classification"
+    assert loaded.data.license == "apache-2.0" and loaded.data.datasets == ["user/asl-alphabet"]
+    assert loaded.data.base_model is None  # the CNN has no pretrained base
+    assert validate_metadata(str(card), "model") == []
+    text = loaded.text
+    assert "(confusion_matrix_test.png)" in text and "## Comparison" in text and "MobileNetV2" in text
+    assert "| `nothing` | n/a | 0.000 | n/a | 0 |" in text
+    assert "one signer" in text and "J and Z" in text and "| `space` |" in text
+    assert 'pipeline("image-classification", model="user/asl-cnn", trust_remote_code=True)' in text
+    assert SECRET not in str(card)
+    assert "| Schedule | `cosine` |" in text and "Warm-up steps" not in text  # unset options ("None") are left out
+
+    mnv2_card = build_model_card(mnv2_dir, "user/asl-mobilenetv2")
+    assert mnv2_card.data.library_name == "timm" and mnv2_card.data.base_model == "timm/mobilenetv2_100.ra_in1k"
+    assert "Phase 2, fine-tuning" in mnv2_card.text and 'timm.create_model("hf-hub:user/asl-mobilenetv2", pretrained=True)' in mnv2_card.text
+    assert mnv2_card.data.eval_results[0].dataset_type == "imagefolder"  # no Hub data set recorded at training
+    (mnv2_dir / "training_args.json").write_text(json.dumps({"model": "mobilenetv2", "no_pretrained": True}))
+    assert build_model_card(mnv2_dir, "user/asl-mobilenetv2").data.base_model is None
+
+
+def test_card_needs_the_evaluation_files(tmp_path):
+    make_cnn_folder(tmp_path)
+    (tmp_path / "all_results.json").unlink()
+    (tmp_path / "eval_results.json").unlink()
+    with pytest.raises(ModelFolderError, match="all_results.json: missing"):
+        build_model_card(tmp_path, "user/asl-cnn")
+
+
+# --- models -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pushed_models_load_back_in_a_fresh_process(hub, subprocess_env, tmp_path):
+    """CNN with transformers (remote code, pipeline), MobileNetV2 with timm and transformers; the card's snippets run.
+
+    One subprocess for both models: importing torch, transformers and timm dominates the time.
+    """
+    cnn_dir, mnv2_dir = tmp_path / "cnn", tmp_path / "mnv2"
+    cnn, mnv2 = make_cnn_folder(cnn_dir), make_mobilenet_folder(mnv2_dir)
+    before = folder_digest(cnn_dir)
+    assert push_model_folder(cnn_dir, "user/asl-cnn", other_model_dir=mnv2_dir) == f"{hub.url}/user/asl-cnn"
+    assert push_model_folder(mnv2_dir, "user/asl-mobilenetv2") == f"{hub.url}/user/asl-mobilenetv2"
+    assert folder_digest(cnn_dir) == before  # the local folder is only read
+
+    files = hub.files("user/asl-cnn")
+    assert {"config.json", "model.safetensors", "configuration_asl_cnn.py", "modeling_asl_cnn.py", "preprocessor_config.json",
+            "README.md", "all_results.json", "per_class_metrics.json", "confusion_matrix_test.png"} <= set(files)
+    assert not any(p.startswith(("checkpoints/", "best_model/", "runs/")) or p.endswith((".bin", ".pt", ".pkl")) for p in files)
+    assert "trainer_state.json" not in files
+    assert SECRET not in files["training_args.json"].decode() and "hub_token" not in files["training_args.json"].decode()
+    commits = hub.commits("user/asl-cnn")
+    assert len(commits) == 2 and commits[0].title.startswith("Upload custom CNN") and re.fullmatch(r"[0-9a-f]{40}", commits[0].oid)
+    assert any(call["repoType"] == "model" and not call["errors"] and "model-index" in call["content"] for call in hub.validate_yaml_calls)
+    mnv2_files = hub.files("user/asl-mobilenetv2")
+    mnv2_card = ModelCard(mnv2_files["README.md"].decode())
+    assert mnv2_card.data.library_name == "timm" and mnv2_card.data.base_model is None  # trained with no_pretrained
+
+    Image.new("RGB", (48, 40), (120, 90, 60)).save(tmp_path / "hand.jpg")
+    from transformers import AutoImageProcessor
+
+    cnn_pixels = AutoImageProcessor.from_pretrained(cnn_dir)(Image.open(tmp_path / "hand.jpg"), return_tensors="pt")["pixel_values"]
+    mnv2_pixels = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = {"cnn": (cnn_pixels, cnn(pixel_values=cnn_pixels).logits, cnn.state_dict()),
+                    "mnv2": (mnv2_pixels, mnv2(mnv2_pixels), mnv2.state_dict())}
+    torch.save(expected, tmp_path / "expected.pt")
+    snippets = python_snippets(files["README.md"].decode()) + python_snippets(mnv2_card.text)
+    assert len(snippets) == 4
+    code = textwrap.dedent("""
+        import timm, torch
+        from transformers import AutoModelForImageClassification, pipeline
+
+        def same(model, name):  # same weights bit for bit; logits may differ in the last bits across processes
+            pixels, logits, state = expected[name]
+            mine = model.state_dict()
+            assert mine.keys() == state.keys() and all(torch.equal(mine[k], state[k]) for k in mine), name
+            with torch.no_grad():
+                out = model(pixel_values=pixels) if name == "cnn" else model(pixels)
+            out = getattr(out, "logits", out)
+            assert torch.allclose(out, logits, rtol=0, atol=1e-5), (name, (out - logits).abs().max())
+
+        expected = torch.load("expected.pt")
+        cnn = AutoModelForImageClassification.from_pretrained("user/asl-cnn", trust_remote_code=True).eval()
+        same(cnn, "cnn")
+        top = pipeline("image-classification", model="user/asl-cnn", trust_remote_code=True)("hand.jpg", top_k=1)[0]
+        assert top["label"] == cnn.config.id2label[int(expected["cnn"][1].argmax())], top
+        same(timm.create_model("hf-hub:user/asl-mobilenetv2", pretrained=True).eval(), "mnv2")
+        wrapped = AutoModelForImageClassification.from_pretrained("user/asl-mobilenetv2").eval()
+        pixels, logits, _ = expected["mnv2"]
+        with torch.no_grad():
+            assert torch.allclose(wrapped(pixel_values=pixels).logits, logits, rtol=0, atol=1e-5)
+        print("LOADED", type(cnn).__name__, type(wrapped).__name__, wrapped.config.id2label[28])
+    """) + "\n".join(snippets)
+    out = run_fresh_python(code, subprocess_env, tmp_path)
+    assert "LOADED AslCnnForImageClassification TimmWrapperForImageClassification space" in out
+
+
+def test_second_push_is_a_second_commit_in_the_same_repo_and_pr_and_branch_work(hub, tmp_path):
+    make_cnn_folder(tmp_path / "cnn")
+    push_model_folder(tmp_path / "cnn", "user/asl-cnn")
+    push_model_folder(tmp_path / "cnn", "user/asl-cnn")  # nothing changed: the client makes no empty commit
+    assert len(hub.commits("user/asl-cnn")) == 2
+    results = json.loads((tmp_path / "cnn" / "all_results.json").read_text())
+    (tmp_path / "cnn" / "all_results.json").write_text(json.dumps({**results, "test_accuracy": 0.97}))
+    push_model_folder(tmp_path / "cnn", "user/asl-cnn", commit_message="Retrained")
+    commits = hub.commits("user/asl-cnn")
+    assert [c.title for c in commits[:2]] == ["Retrained", commits[1].title] and commits[0].parent == commits[1].oid
+    assert len([r for r in hub.state.repos if r[1] == "user/asl-cnn"]) == 1
+    assert "97.00%" in hub.files("user/asl-cnn")["README.md"].decode()
+
+    (tmp_path / "cnn" / "all_results.json").write_text(json.dumps({**results, "test_accuracy": 0.5}))
+    pr_url = push_model_folder(tmp_path / "cnn", "user/asl-cnn", create_pr=True)
+    assert pr_url.endswith("/user/asl-cnn/discussions/1")
+    assert "50.00%" in hub.files("user/asl-cnn", revision="refs/pr/1")["README.md"].decode()
+    assert "97.00%" in hub.files("user/asl-cnn")["README.md"].decode()  # main untouched
+    assert push_model_folder(tmp_path / "cnn", "user/asl-cnn", revision="experiments").endswith("/user/asl-cnn/tree/experiments")
+    assert "50.00%" in hub.files("user/asl-cnn", revision="experiments")["README.md"].decode()
+
+
+def test_dry_run_writes_exactly_what_would_be_uploaded(hub, tmp_path):
+    make_cnn_folder(tmp_path / "cnn")
+    staged = Path(push_model_folder(tmp_path / "cnn", "user/asl-cnn", dry_run=True, staging_dir=tmp_path / "staged"))
+    assert not hub.repo_exists("user/asl-cnn") and not [r for r in hub.requests if r[0] != "GET"]
+    push_model_folder(tmp_path / "cnn", "user/asl-cnn")
+    uploaded = {p: hashlib.sha256(d).hexdigest() for p, d in hub.files("user/asl-cnn").items() if p != ".gitattributes"}
+    assert uploaded == folder_digest(staged)
+    with pytest.raises(OutputExistsError, match="not empty"):
+        push_model_folder(tmp_path / "cnn", "user/asl-cnn", dry_run=True, staging_dir=staged)
+
+
+# --- data set and Space -------------------------------------------------------------------------------------
+
+
+def test_push_dataset_then_load_dataset_keeps_card_and_configs(hub, tmp_path):
+    from datasets import load_dataset
+
+    from asl_hf.data import load_prepared_dataset, prepare_dataset
+    from asl_hf.data.synthetic import generate_synthetic_asl
+
+    raw = generate_synthetic_asl(tmp_path / "raw", images_per_class=5, image_size=32)
+    prepare_dataset(tmp_path / "prepared", train_dir=str(raw), num_proc=1)
+    local = load_prepared_dataset(tmp_path / "prepared")
+    url = push_dataset_folder(tmp_path / "prepared", "user/asl-alphabet")
+    assert url == f"{hub.url}/datasets/user/asl-alphabet"
+
+    readme = hub.files("user/asl-alphabet", repo_type="dataset")["README.md"].decode()
+    local_text = (tmp_path / "prepared" / "README.md").read_text()
+    assert "## Limitations" in readme and "configs:" in readme and "dataset_info:" in readme
+    assert local_text.split("---", 2)[2].strip().replace("<this repo id>", "user/asl-alphabet") in readme  # our card body
+    assert 'load_dataset("user/asl-alphabet")' in readme
+    assert "task_categories:" in readme  # our metadata kept alongside the generated one
+    assert [c.title for c in hub.commits("user/asl-alphabet", repo_type="dataset")][:2] == [
+        "Dataset card: sources, classes, splits, limitations", "Upload the prepared ASL Alphabet splits (Parquet)"]
+
+    loaded = load_dataset("user/asl-alphabet", cache_dir=str(tmp_path / "cache"))
+    assert set(loaded) == set(local) == {"train", "validation", "test"}
+    for split in local:
+        assert loaded[split].num_rows == local[split].num_rows
+        assert loaded[split]["label"] == local[split]["label"]
+    assert loaded["train"].features["label"].names == CLASS_NAMES
+
+
+def test_push_in_memory_dataset_with_a_card_object(hub, tmp_path):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Image as ImageFeature, load_dataset
+    from huggingface_hub import DatasetCard
+
+    features = Features({"image": ImageFeature(), "label": ClassLabel(names=CLASS_NAMES)})
+    sizes = {"train": 6, "validation": 3, "test": 2}
+    splits = DatasetDict({
+        split: Dataset.from_dict({"image": [Image.new("RGB", (8, 8), (10 * i, 5, 200)) for i in range(n)],
+                                  "label": [(i * 7) % len(CLASS_NAMES) for i in range(n)]}, features=features)
+        for split, n in sizes.items()
+    })
+    card = DatasetCard("---\nlicense: gpl-2.0\ntask_categories:\n- image-classification\n---\n# ASL Alphabet\n\nTiny test card.\n")
+    url = push_dataset(splits, "user/asl-alphabet", card=card, private=True)
+    assert url == f"{hub.url}/datasets/user/asl-alphabet" and hub.repo("user/asl-alphabet", "dataset").private
+    readme = hub.files("user/asl-alphabet", repo_type="dataset")["README.md"].decode()
+    assert "Tiny test card." in readme and "license: gpl-2.0" in readme and "configs:" in readme
+    assert any(call["repoType"] == "dataset" and not call["errors"] for call in hub.validate_yaml_calls)
+
+    loaded = load_dataset("user/asl-alphabet", cache_dir=str(tmp_path / "cache"))
+    assert {split: loaded[split].num_rows for split in loaded} == sizes
+    assert loaded["test"].features["label"].names == CLASS_NAMES and loaded["train"]["label"] == splits["train"]["label"]
+    assert loaded["validation"][2]["image"].getpixel((0, 0)) == (20, 5, 200)
+
+
+def test_push_space_uploads_the_app_without_caches(hub, tmp_path):
+    space = tmp_path / "space"
+    (space / "__pycache__").mkdir(parents=True)
+    (space / "app.py").write_text("import gradio as gr\n")
+    (space / "requirements.txt").write_text("asl_hf\n")
+    (space / "README.md").write_text("---\ntitle: ASL demo\nsdk: gradio\napp_file: app.py\n---\n# Demo\n")
+    (space / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    assert push_space(space, "user/asl-demo", dry_run=True).splitlines() == ["README.md", "app.py", "requirements.txt"]
+    url = push_space(space, "user/asl-demo")
+    assert url == f"{hub.url}/spaces/user/asl-demo"
+    assert hub.repo("user/asl-demo", "space").sdk == "gradio"
+    assert set(hub.files("user/asl-demo", repo_type="space")) == {".gitattributes", "README.md", "app.py", "requirements.txt"}
+
+
+# --- errors and the script ----------------------------------------------------------------------------------
+
+
+def test_errors_are_one_clear_line_and_leave_the_folder_alone(hub, monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    model_dir = tmp_path / "cnn"
+    make_cnn_folder(model_dir)
+    before = folder_digest(model_dir)
+
+    monkeypatch.delenv("HF_TOKEN")
+    with pytest.raises(HubError, match=r"no Hugging Face token found: run `hf auth login` or set HF_TOKEN"):
+        push_model_folder(model_dir, "user/asl-cnn")
+    with pytest.raises(HubError, match=r"rejected the token \(401 Unauthorized.*hf auth login"):
+        push_model_folder(model_dir, "user/asl-cnn", token="hf_wrong_token")
+
+    hub.fail_next(500, path_contains="/commit/")
+    with pytest.raises(HubError, match=r"the Hub answered 500 \(server error"):
+        push_model_folder(model_dir, "user/asl-cnn", token=hub.token)
+    hub.fail_next(403, path_contains="/api/repos/create", message="no write access to this namespace")
+    hub.fail_next(403, path_contains="/api/models/user/other")
+    with pytest.raises(HubError, match=r"403 Forbidden"):
+        push_model_folder(model_dir, "user/other", token=hub.token)
+
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(HubError, match=r"could not reach the Hub at http://127.0.0.1:9"):
+        push_model_folder(model_dir, "user/asl-cnn", token=hub.token)
+    assert folder_digest(model_dir) == before
+
+
+def test_script_prints_no_token_and_exits_2_on_errors(hub, capsys, tmp_path):
+    script = load_script("push_to_hub")
+    model_dir = tmp_path / "cnn"
+    make_cnn_folder(model_dir)
+    assert run_cli(script.main, ["--model_dir", str(model_dir), "--hub_model_id", "user/asl-cnn", "--dry_run",
+                                 "--staging_dir", str(tmp_path / "staged")]) == 0
+    out = capsys.readouterr().out
+    assert "Dry run: nothing uploaded" in out and "  README.md" in out and "  model.safetensors" in out
+    assert run_cli(script.main, ["--model_dir", str(model_dir), "--hub_model_id", "user/asl-cnn", "--token", hub.token]) == 0
+    assert f"Pushed the model to {hub.url}/user/asl-cnn" in capsys.readouterr().out
+    assert run_cli(script.main, ["--model_dir", str(model_dir), "--hub_model_id", "user/asl-cnn", "--token", "hf_bad_secret_123"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1 and "hf auth login" in captured.err
+    everything = captured.out + captured.err + out
+    assert hub.token not in everything and "hf_bad_secret_123" not in everything
+    with pytest.raises(SystemExit) as exit_info:
+        script.parse_args(["--model_dir", str(model_dir)])
+    assert exit_info.value.code == 2
