@@ -147,10 +147,9 @@ def train(args) -> dict:
     if args.max_train_steps:
         total_steps = min(total_steps, args.max_train_steps)
 
-    hyperparameters = {  # never the token: this goes to training_args.json and the trackers
-        k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in vars(args).items() if k != "hub_token"
-    }
-    accelerator.init_trackers(args.project_name, config=hyperparameters)
+    training_args = {k: v for k, v in vars(args).items() if k != "hub_token"}  # never the token (files, trackers)
+    tracker_config = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in training_args.items()}
+    accelerator.init_trackers(args.project_name, config=tracker_config)
 
     state = {"global_step": 0, "epoch": 0, "batches_in_epoch": 0, "best_accuracy": -1.0, "best_epoch": None, "history": [], "samples_seen": 0}
     if args.resume_from_checkpoint:
@@ -255,7 +254,7 @@ def train(args) -> dict:
         for item in (output_dir / BEST_DIR).iterdir():
             shutil.copy2(item, output_dir / item.name)
         write_results_json(output_dir, results)
-        (output_dir / "training_args.json").write_text(json.dumps({**hyperparameters, **bundle.description}, indent=2) + "\n")
+        (output_dir / "training_args.json").write_text(json.dumps({**training_args, **bundle.description}, indent=2) + "\n")
         (output_dir / "dataset_info.json").write_text(json.dumps(data_info, indent=2) + "\n")
         (output_dir / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
     accelerator.wait_for_everyone()
