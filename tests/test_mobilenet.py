@@ -7,16 +7,30 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import timm
 import torch
+from PIL import Image
+from safetensors.torch import load_file
 from transformers import AutoImageProcessor, AutoModelForImageClassification, pipeline
 
 from asl_hf.constants import CLASS_NAMES
-from asl_hf.data.synthetic import render_example
-from asl_hf.models.mobilenet import create_mobilenetv2, data_config, load_mobilenetv2, save_mobilenetv2
-from asl_hf.training import parse_args
-from asl_hf.training.model_factory import build_model_bundle
+from asl_hf.errors import AslError
+from asl_hf.models.mobilenet import (
+    create_mobilenetv2,
+    data_config,
+    freeze_backbone,
+    head_parameters,
+    load_mobilenetv2,
+    save_mobilenetv2,
+    set_train_mode,
+    top_block_parameters,
+    trainable_parameters,
+    unfreeze_top_blocks,
+)
+
+HEAD_PREFIXES = ("conv_head.", "bn2.", "classifier.")
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +39,28 @@ def saved(tmp_path_factory):
     model = create_mobilenetv2(pretrained=False, image_size=96).eval()
     folder = save_mobilenetv2(model, tmp_path_factory.mktemp("mnv2") / "model")
     return model, folder
+
+
+def photo(width: int = 230, height: int = 150) -> Image.Image:
+    """A non-square RGB image, so resizing and centre cropping both matter."""
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def train_step(model, size: int = 64) -> None:
+    optimizer = torch.optim.SGD(trainable_parameters(model), lr=0.1)
+    loss = torch.nn.functional.cross_entropy(model(torch.randn(4, 3, size, size)), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    optimizer.step()
+
+
+def running_means(model) -> dict[str, torch.Tensor]:
+    return {name: b.clone() for name, b in model.named_buffers() if name.endswith("running_mean")}
+
+
+def changed(before: dict[str, torch.Tensor], model) -> set[str]:
+    after = dict(model.named_buffers())
+    return {name.rsplit(".", 1)[0] for name, value in before.items() if not torch.equal(value, after[name])}
 
 
 def test_plain_timm_folder_breaks_timm_wrapper(tmp_path):
@@ -40,12 +76,15 @@ def test_saved_folder_loads_in_timm_and_transformers_with_identical_logits(saved
     model, folder = saved
     assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors"}
     config = json.loads((folder / "config.json").read_text())
-    assert config["num_classes"] == 29 and "num_classes" not in config.get("model_args", {})
+    assert config["num_classes"] == 29 and "num_classes" not in config["model_args"]
+    assert config["model_args"]["drop_rate"] == 0.2
     assert config["label_names"] == CLASS_NAMES and config["pretrained_cfg"]["input_size"] == [3, 96, 96]
-    timm_model = load_mobilenetv2(str(folder)).eval()
+
+    timm_model = load_mobilenetv2(folder).eval()
     hf_model = AutoModelForImageClassification.from_pretrained(folder).eval()
     assert type(hf_model).__name__ == "TimmWrapperForImageClassification"
-    assert hf_model.config.id2label[0] == "A" and hf_model.config.id2label[28] == "space"
+    assert [hf_model.config.id2label[i] for i in range(29)] == CLASS_NAMES
+    assert timm_model.drop_rate == 0.2 and data_config(timm_model)["input_size"] == (3, 96, 96)
     pixels = torch.randn(2, 3, 96, 96)
     with torch.no_grad():
         expected = model(pixels)
@@ -55,18 +94,17 @@ def test_saved_folder_loads_in_timm_and_transformers_with_identical_logits(saved
 
 def test_processor_equals_timm_eval_transform_and_pipeline_works(saved):
     model, folder = saved
-    processor = AutoImageProcessor.from_pretrained(folder)
-    image = render_example(2, 5, 200)
-    ours = processor(image, return_tensors="pt")["pixel_values"][0]
+    image = photo()
+    ours = AutoImageProcessor.from_pretrained(folder)(image, return_tensors="pt")["pixel_values"][0]
     theirs = timm.data.create_transform(**data_config(model), is_training=False)(image)
     assert ours.shape == (3, 96, 96)
     torch.testing.assert_close(ours, theirs)
     scores = pipeline("image-classification", model=str(folder), device="cpu")(image, top_k=29)
     assert sorted(s["label"] for s in scores) == sorted(CLASS_NAMES)
-    assert abs(sum(s["score"] for s in scores) - 1) < 1e-4
+    assert sum(s["score"] for s in scores) == pytest.approx(1, abs=1e-4)
 
 
-def test_pretrained_without_network_gives_a_clear_error():
+def test_pretrained_without_network_gives_a_clear_error(tmp_path):
     code = textwrap.dedent(
         """
         from asl_hf.errors import AslError
@@ -77,34 +115,88 @@ def test_pretrained_without_network_gives_a_clear_error():
             print(error)
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": "/tmp/asl-hf-empty-home"})
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
-    assert "--no_pretrained" in result.stdout and "ImageNet weights" in result.stdout
+    assert "ImageNet weights" in result.stdout and "--no_pretrained" in result.stdout
 
 
-def test_phase_one_freezes_backbone_and_batchnorm_phase_two_unfreezes_top_blocks():
-    args = parse_args(["--model", "mobilenetv2", "--no_pretrained", "--image_size", "64", "--output_dir", "unused",
-                       "--unfreeze_blocks", "2", "--num_train_epochs", "1", "--finetune_epochs", "1"])
-    bundle = build_model_bundle(args)
-    model = bundle.model
-    head, finetune = bundle.phases
-    assert (head.name, finetune.name) == ("head", "finetune") and finetune.group_lrs["top"] == args.finetune_learning_rate
+def test_bad_arguments_are_clear_errors(tmp_path):
+    with pytest.raises(AslError, match="unknown timm model"):
+        create_mobilenetv2(pretrained=False, model_name="mobilenetv9")
+    with pytest.raises(AslError, match="3 label names for a 29-way"):
+        create_mobilenetv2(pretrained=False, label_names=["a", "b", "c"])
+    with pytest.raises(AslError, match="no config.json"):
+        load_mobilenetv2(tmp_path)
 
-    bundle.enter_phase(head)
-    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
-    assert trainable and all(name.startswith(("conv_head", "bn2", "classifier")) for name in trainable)
-    bundle.train_mode(model)
-    stats = {name: b.clone() for name, b in model.named_buffers() if "running_mean" in name and not name.startswith("bn2")}
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
-    loss = torch.nn.functional.cross_entropy(model(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 2, 3]))
-    loss.backward()
-    optimizer.step()
-    assert all(torch.equal(stats[name], b) for name, b in model.named_buffers() if name in stats)
-    assert all(p.grad is None for name, p in model.named_parameters() if name.startswith("blocks"))
 
-    bundle.enter_phase(finetune)
-    trainable = {name.split(".")[0] + "." + name.split(".")[1] for name, p in model.named_parameters() if p.requires_grad and name.startswith("blocks")}
+def test_phase_one_trains_only_the_head_and_keeps_backbone_batchnorm_statistics():
+    torch.manual_seed(0)
+    model = create_mobilenetv2(pretrained=False, image_size=64)
+    keys = list(model.state_dict())
+    freeze_backbone(model)
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == {
+        n for n, _ in model.named_parameters() if n.startswith(HEAD_PREFIXES)
+    }
+    assert {id(p) for p in trainable_parameters(model)} == {id(p) for p in head_parameters(model)}
+
+    model.train()  # what set_train_mode must undo for the backbone
+    set_train_mode(model)
+    assert model.training and model.classifier.training and not model.blocks[0][0].bn1.training
+    stats = running_means(model)
+    backbone = {n: p.clone() for n, p in model.named_parameters() if not n.startswith(HEAD_PREFIXES)}
+    train_step(model)
+    assert changed(stats, model) == {"bn2"}  # the head's BatchNorm learns, the backbone's does not
+    assert all(torch.equal(p, backbone[n]) for n, p in model.named_parameters() if n in backbone)
+    assert list(model.state_dict()) == keys  # saving works in any phase
+
+
+def test_phase_two_unfreezes_exactly_the_top_blocks_and_their_batchnorm():
+    torch.manual_seed(0)
+    model = create_mobilenetv2(pretrained=False, image_size=64)
+    keys = list(model.state_dict())
     last = len(model.blocks)
-    assert trainable == {f"blocks.{last - 2}", f"blocks.{last - 1}"}
-    assert not any(p.requires_grad for name, p in model.named_parameters() if name.startswith(("conv_stem", "bn1", "blocks.0.")))
+    freeze_backbone(model)
+    unfreeze_top_blocks(model, 2)
+    top = (f"blocks.{last - 2}.", f"blocks.{last - 1}.")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {n for n, _ in model.named_parameters() if n.startswith(HEAD_PREFIXES + top)}
+    assert {id(p) for p in top_block_parameters(model, 2)} == {
+        id(p) for n, p in model.named_parameters() if n.startswith(top)
+    }
+
+    set_train_mode(model)
+    stats = running_means(model)
+    train_step(model)
+    moved = changed(stats, model)
+    assert "bn2" in moved and any(m.startswith(top) for m in moved)
+    assert all(m == "bn2" or m.startswith(top) for m in moved)
+    assert list(model.state_dict()) == keys
+
+    unfreeze_top_blocks(model, 2, train_bn_statistics=False)  # Keras-style: affine trains, statistics frozen
+    set_train_mode(model)
+    stats = running_means(model)
+    train_step(model)
+    assert changed(stats, model) == {"bn2"}
+
+    unfreeze_top_blocks(model, 0)
+    assert {id(p) for p in trainable_parameters(model)} == {id(p) for p in head_parameters(model)}
+    with pytest.raises(AslError, match=f"has {last} blocks"):
+        unfreeze_top_blocks(model, last + 1)
+
+
+def test_a_model_frozen_by_timm_saves_with_the_standard_keys(tmp_path):
+    """timm's own ``freeze`` swaps in FrozenBatchNormAct2d (no ``num_batches_tracked``); saving converts it back."""
+    from timm.utils.model import freeze
+
+    torch.manual_seed(0)
+    model = create_mobilenetv2(pretrained=False, image_size=64)
+    keys = set(model.state_dict())
+    freeze(model, ["conv_stem", "bn1", "blocks"])
+    assert set(model.state_dict()) != keys
+    save_mobilenetv2(model.eval(), tmp_path)
+    assert set(load_file(tmp_path / "model.safetensors")) == keys
+    loaded = load_mobilenetv2(tmp_path).eval()
+    pixels = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(pixels), model(pixels))

@@ -155,3 +155,31 @@ def test_ddp_on_two_cpu_processes_gives_exact_metrics(dataset_dir, tmp_path):
     per_class = json.loads((out / "per_class_metrics.json").read_text())
     for split in ("validation", "test"):
         assert sum(row["support"] for row in per_class[split].values()) == 27, split
+
+
+def test_mobilenetv2_phases_set_trainable_parameters_and_frozen_statistics():
+    from asl_hf.training import parse_args
+    from asl_hf.training.model_factory import build_model_bundle
+
+    args = parse_args(["--model", "mobilenetv2", "--no_pretrained", "--image_size", "64", "--output_dir", "unused",
+                       "--unfreeze_blocks", "2", "--num_train_epochs", "1", "--finetune_epochs", "1"])
+    bundle = build_model_bundle(args)
+    model = bundle.model
+    head, finetune = bundle.phases
+    assert (head.name, finetune.name) == ("head", "finetune") and finetune.group_lrs["top"] == args.finetune_learning_rate
+
+    bundle.enter_phase(head)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(name.startswith(("conv_head", "bn2", "classifier")) for name in trainable)
+    bundle.train_mode(model)
+    stats = {name: b.clone() for name, b in model.named_buffers() if "running_mean" in name and not name.startswith("bn2")}
+    torch.nn.functional.cross_entropy(model(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 2, 3])).backward()
+    assert all(torch.equal(stats[name], b) for name, b in model.named_buffers() if name in stats)
+    assert all(p.grad is None for name, p in model.named_parameters() if name.startswith("blocks"))
+
+    bundle.enter_phase(finetune)
+    bundle.train_mode(model)
+    stages = {".".join(name.split(".")[:2]) for name, p in model.named_parameters() if p.requires_grad and name.startswith("blocks")}
+    assert stages == {f"blocks.{len(model.blocks) - 2}", f"blocks.{len(model.blocks) - 1}"}
+    model(torch.randn(4, 3, 64, 64))
+    assert all(torch.equal(stats[name], b) for name, b in model.named_buffers() if name in stats)  # statistics stay frozen

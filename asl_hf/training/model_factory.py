@@ -31,26 +31,15 @@ class ModelBundle:
     groups: dict[str, list[nn.Parameter]]
     """Named parameter groups for the optimiser (phases set each group's learning rate)."""
     phases: list[Phase]
-    frozen_norm_modules: list[nn.Module] = field(default_factory=list)
-    """BatchNorm layers kept in inference mode in every phase (their statistics never move; the
-    affine weights of unfrozen blocks still train), as Keras' and timm's fine-tuning guides advise."""
+    enter_phase: Callable[[Phase], None] = lambda phase: None
+    """Set which parameters train (``requires_grad``) and which BatchNorm statistics stay frozen in a phase."""
+    train_mode: Callable[[nn.Module], None] = lambda model: model.train()
+    """``model.train()`` that keeps frozen BatchNorm layers in inference mode."""
     description: dict = field(default_factory=dict)
 
     def logits(self, model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
         output = model(pixel_values=pixel_values) if self.kind == "cnn" else model(pixel_values)
         return output.logits if hasattr(output, "logits") else output
-
-    def enter_phase(self, phase: Phase) -> None:
-        """Set ``requires_grad`` per group for ``phase`` (the optimiser skips parameters without gradients)."""
-        for name, params in self.groups.items():
-            for param in params:
-                param.requires_grad_(name in phase.trainable_groups)
-
-    def train_mode(self, model: nn.Module) -> None:
-        """``model.train()``, with frozen BatchNorm layers kept in inference mode (statistics frozen)."""
-        model.train()
-        for module in self.frozen_norm_modules:
-            module.eval()
 
     @property
     def num_parameters(self) -> int:
@@ -58,7 +47,7 @@ class ModelBundle:
 
 
 def build_cnn_bundle(args) -> ModelBundle:
-    from ..models.asl_cnn import AslCnnConfig, AslCnnForImageClassification, build_image_processor
+    from ..models.asl_cnn import AslCnnConfig, AslCnnForImageClassification
 
     overrides = {}
     if args.image_size:
@@ -79,59 +68,48 @@ def _cnn_bundle(model) -> ModelBundle:
         module.save_pretrained(folder, safe_serialization=True)
         processor.save_pretrained(folder)
 
-    params = list(model.parameters())
     return ModelBundle(
         kind="cnn",
         model=model,
         spec=PreprocessSpec.from_cnn_config(model.config),
         save=save,
-        groups={"all": params},
+        groups={"all": list(model.parameters())},
         phases=[],
         description={"architecture": "asl_cnn"},
     )
 
 
 def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
-    from ..models.mobilenet import create_mobilenetv2, data_config, head_modules, save_mobilenetv2
+    from ..models import mobilenet
 
     if model is None:
         kwargs = {"num_labels": len(CLASS_NAMES), "label_names": CLASS_NAMES, "pretrained": not args.no_pretrained, "image_size": args.image_size}
         if args.dropout is not None:
             kwargs["drop_rate"] = args.dropout
-        model = create_mobilenetv2(**kwargs)
-    blocks = list(model.blocks)
-    k = max(0, min(args.unfreeze_blocks, len(blocks)))
-    top_modules = blocks[len(blocks) - k :] if k else []
-    head = [p for m in head_modules(model) for p in m.parameters()]
-    top = [p for m in top_modules for p in m.parameters()]
-    chosen = {id(p) for p in head + top}
-    rest = [p for p in model.parameters() if id(p) not in chosen]
+        model = mobilenet.create_mobilenetv2(**kwargs)
+    k = max(0, min(args.unfreeze_blocks, len(model.blocks)))
 
-    head_module_ids = {id(sub) for m in head_modules(model) for sub in m.modules()}
-    frozen_norms = [
-        module
-        for module in model.modules()
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and id(module) not in head_module_ids
-    ]
-
-    def save(module: nn.Module, folder: Path) -> None:
-        save_mobilenetv2(module, folder, label_names=CLASS_NAMES)
+    def enter_phase(phase: Phase) -> None:
+        if phase.name == "head":
+            mobilenet.freeze_backbone(model)
+        else:  # BatchNorm statistics stay frozen while fine-tuning (small batches; Keras' fine-tuning advice)
+            mobilenet.unfreeze_top_blocks(model, k, train_bn_statistics=False)
 
     phases = [Phase("head", args.num_train_epochs, {"head": args.learning_rate}, ("head",))]
     if args.finetune_epochs > 0 and k > 0:
         lr = args.finetune_learning_rate
         phases.append(Phase("finetune", args.finetune_epochs, {"head": lr, "top": lr}, ("head", "top")))
-    bundle = ModelBundle(
+    return ModelBundle(
         kind="mobilenetv2",
         model=model,
-        spec=PreprocessSpec.from_timm_data_config(data_config(model)),
-        save=save,
-        groups={"head": head, "top": top, "backbone": rest},
+        spec=PreprocessSpec.from_timm_data_config(mobilenet.data_config(model)),
+        save=lambda module, folder: mobilenet.save_mobilenetv2(module, folder, label_names=CLASS_NAMES),
+        groups={"head": mobilenet.head_parameters(model), "top": mobilenet.top_block_parameters(model, k) if k else []},
         phases=phases,
-        frozen_norm_modules=frozen_norms,
-        description={"architecture": model.pretrained_cfg.get("architecture", "mobilenetv2_100"), "unfreeze_blocks": k},
+        enter_phase=enter_phase,
+        train_mode=mobilenet.set_train_mode,
+        description={"architecture": model.pretrained_cfg.get("architecture", mobilenet.DEFAULT_MODEL_NAME), "unfreeze_blocks": k},
     )
-    return bundle
 
 
 def build_model_bundle(args) -> ModelBundle:
