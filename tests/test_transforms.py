@@ -59,3 +59,11 @@ def test_batch_transform_and_collate_handle_any_mode():
     batch = batch_transform(build_eval_transform(CNN_SPEC))({"image": images, "label": [0, 1, 2]})
     stacked = collate([{"pixel_values": p, "labels": l} for p, l in zip(batch["pixel_values"], batch["labels"])])
     assert stacked["pixel_values"].shape == (3, 3, 64, 64) and stacked["labels"].tolist() == [0, 1, 2]
+
+
+def test_batch_transform_pickles_for_spawned_workers():
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(batch_transform(build_train_transform(CNN_SPEC))))
+    batch = restored({"image": [render_example(0, 1, 80)], "label": [0]})
+    assert batch["pixel_values"][0].shape == (3, 64, 64)

@@ -66,11 +66,13 @@ def find_latest_checkpoint(output_dir: Path) -> Path | None:
     return max(done, key=lambda p: json.loads((p / STATE_FILE).read_text())["global_step"], default=None)
 
 
-def evaluate_split(accelerator: Accelerator, bundle: ModelBundle, model, dataloader, desc: str) -> tuple[list[int], list[int], float]:
+def evaluate_split(
+    accelerator: Accelerator, bundle: ModelBundle, model, dataloader, desc: str, show_progress: bool = True
+) -> tuple[list[int], list[int], float]:
     """Predictions, references and mean loss over a whole split, exact under DDP (``gather_for_metrics``)."""
     model.eval()
     predictions, references, losses = [], [], []
-    for batch in tqdm(dataloader, desc=desc, leave=False, disable=not accelerator.is_local_main_process):
+    for batch in tqdm(dataloader, desc=desc, leave=False, disable=not (show_progress and accelerator.is_local_main_process)):
         with torch.no_grad(), accelerator.autocast():
             logits = bundle.logits(model, batch["pixel_values"])
         loss = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
@@ -211,7 +213,7 @@ def train(args) -> dict:
                 if state["global_step"] >= total_steps:
                     break
 
-        predictions, references, val_loss = evaluate_split(accelerator, bundle, model, eval_dls["validation"], "Validating")
+        predictions, references, val_loss = evaluate_split(accelerator, bundle, model, eval_dls["validation"], "Validating", not args.no_progress)
         accuracy = sum(p == r for p, r in zip(predictions, references)) / max(1, len(references))
         record = {"epoch": epoch + 1, "phase": phase.name, "step": state["global_step"], "train_loss": running_loss / max(1, running_count),
                   "eval_loss": val_loss, "eval_accuracy": accuracy}
@@ -245,7 +247,7 @@ def train(args) -> dict:
         "num_parameters": bundle.num_parameters,
     }
     for split, prefix in (("validation", "eval"), ("test", "test")):
-        predictions, references, loss = evaluate_split(accelerator, bundle, model, eval_dls[split], f"Evaluating {split}")
+        predictions, references, loss = evaluate_split(accelerator, bundle, model, eval_dls[split], f"Evaluating {split}", not args.no_progress)
         if accelerator.is_main_process:
             metrics = compute_classification_metrics(predictions, references, CLASS_NAMES)
             results.update(write_split_report(output_dir, split, metrics, prefix))
