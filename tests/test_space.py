@@ -1,0 +1,347 @@
+"""The Gradio Space: same predictions as ``asl_hf.inference`` through the API, clear messages for bad input,
+a missing model reported (not fatal), and a README/requirements that match what is installed.
+
+Models are small ones trained for a few steps here; the app runs as ``python space/app.py`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from asl_hf.constants import CLASS_NAMES
+from asl_hf.data.synthetic import render_example
+from asl_hf.images import to_rgb as package_to_rgb
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SPACE_DIR = REPO_ROOT / "space"
+START_TIMEOUT_S = 180
+
+
+@functools.cache
+def load_space_app():
+    """``space/app.py`` as a module (the Space folder is not a package). Importing it loads no model."""
+    spec = importlib.util.spec_from_file_location("asl_space_app", SPACE_DIR / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- Small trained models ----------------------------------------------------------------------------------------
+def _training_batch(image_size: int, count: int):
+    images = [render_example(i % len(CLASS_NAMES), 1 + i // len(CLASS_NAMES), image_size) for i in range(count)]
+    pixels = torch.from_numpy(np.stack([np.asarray(image, dtype=np.float32) / 127.5 - 1.0 for image in images]))
+    return pixels.permute(0, 3, 1, 2).contiguous(), torch.arange(count) % len(CLASS_NAMES)
+
+
+def _train_steps(forward, parameters, pixels, labels, steps: int = 3) -> None:
+    optimizer = torch.optim.AdamW(parameters, lr=1e-3)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(forward(pixels), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def make_small_models(folder: Path) -> dict[str, Path]:
+    """A tiny CNN (transformers folder + remote code) and a 64 px MobileNetV2 (timm folder), a few steps trained."""
+    from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor
+    from asl_hf.models.mobilenet import create_mobilenetv2, save_mobilenetv2
+
+    torch.manual_seed(0)
+    cnn = AslCnnForImageClassification(AslCnnConfig(image_size=32, conv_channels=[8, 16], hidden_size=32)).train()
+    pixels, labels = _training_batch(32, count=len(CLASS_NAMES))
+    _train_steps(lambda x: cnn(pixel_values=x).logits, cnn.parameters(), pixels, labels)
+    cnn_dir = folder / "cnn"
+    cnn.eval().save_pretrained(cnn_dir)
+    build_image_processor(cnn.config).save_pretrained(cnn_dir)
+
+    mobilenet = create_mobilenetv2(pretrained=False, image_size=64).train()
+    pixels, labels = _training_batch(64, count=8)
+    _train_steps(mobilenet, mobilenet.parameters(), pixels, labels, steps=2)
+    mobilenet_dir = save_mobilenetv2(mobilenet.eval(), folder / "mobilenetv2")
+    return {"cnn": cnn_dir, "mobilenetv2": mobilenet_dir}
+
+
+def write_eval_results(model_dir: Path, probe_dir: Path) -> dict[str, float]:
+    """Measure the model on a few generated images with ``asl_hf.evaluation``-style metrics; save like training does."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from asl_hf.inference import load_classifier
+
+    images = [render_example(c, 30, 48) for c in range(len(CLASS_NAMES))]
+    predicted = load_classifier(model_dir).predict_ids(images)
+    truth = list(range(len(CLASS_NAMES)))
+    results = {"test_accuracy": accuracy_score(truth, predicted), "test_macro_f1": f1_score(truth, predicted, average="macro")}
+    (model_dir / "eval_results.json").write_text(json.dumps(results))
+    return results
+
+
+# --- Running the app ---------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningSpace:
+    """``python space/app.py`` in a subprocess on a free local port; ``url`` once it answers."""
+
+    def __init__(self, env_overrides: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SERVER_NAME": "127.0.0.1",
+               "GRADIO_SERVER_PORT": str(self.port), "PYTHONUNBUFFERED": "1", **env_overrides}
+        self.log_path = log_path
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen([sys.executable, str(SPACE_DIR / "app.py")], env=env, cwd=REPO_ROOT,
+                                        stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+
+    def wait_until_up(self) -> None:
+        while time.perf_counter() - self.started < START_TIMEOUT_S:
+            if self.process.poll() is not None:
+                pytest.fail(f"space/app.py exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/config", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        pytest.fail(f"space/app.py did not answer within {START_TIMEOUT_S} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-3000:]
+
+    def config_text(self) -> str:
+        with urllib.request.urlopen(f"{self.url}/config", timeout=10) as response:
+            return response.read().decode()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="module")
+def small_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("space_models")
+    models = make_small_models(folder)
+    models["cnn_results"] = write_eval_results(models["cnn"], folder)
+    return models
+
+
+@pytest.fixture(scope="module")
+def space(small_models, tmp_path_factory):
+    app = RunningSpace({"ASL_CNN_MODEL": str(small_models["cnn"]), "ASL_MOBILENET_MODEL": str(small_models["mobilenetv2"])},
+                       tmp_path_factory.mktemp("space_log") / "app.log")
+    try:
+        app.wait_until_up()
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def client(space):
+    from gradio_client import Client
+
+    return Client(space.url, verbose=False)
+
+
+def predict(client, path):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)) if path is not None else None, api_name="/predict")
+
+
+def confidences(label_output) -> dict[str, float]:
+    return {item["label"]: item["confidence"] for item in label_output["confidences"]}
+
+
+# --- Tests -------------------------------------------------------------------------------------------------------
+def odd_mode_images() -> dict[str, Image.Image]:
+    base = render_example(11, 3, 40)
+    rgba = base.convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(base.size))
+    rotated = base.copy()
+    exif = rotated.getexif()
+    exif[0x0112] = 6
+    rotated.info["exif"] = exif.tobytes()
+    palette_transparent = base.convert("P", palette=Image.Palette.ADAPTIVE)
+    palette_transparent.info["transparency"] = 0
+    sixteen_bit = Image.fromarray((np.asarray(base.convert("L"), dtype=np.uint16) * 257), mode="I;16")
+    return {
+        "RGB": base, "L": base.convert("L"), "1": base.convert("1"), "P": base.convert("P"), "P+transparency": palette_transparent,
+        "RGBA": rgba, "LA": rgba.convert("LA"), "CMYK": base.convert("CMYK"), "I;16": sixteen_bit,
+        "I": base.convert("I"), "F": base.convert("F"), "YCbCr": base.convert("YCbCr"),
+    }
+
+
+@pytest.mark.parametrize("mode", list(odd_mode_images()))
+def test_space_to_rgb_is_the_package_to_rgb(mode):
+    app = load_space_app()
+    image = odd_mode_images()[mode]
+    expected = package_to_rgb(image.copy())
+    actual = app.to_rgb(image.copy())
+    assert actual.mode == "RGB" and actual.size == expected.size
+    assert np.array_equal(np.asarray(actual), np.asarray(expected))
+
+
+def test_space_to_rgb_matches_on_files_exif_rotation_and_animation(tmp_path):
+    app = load_space_app()
+    base = render_example(2, 1, 40).resize((40, 24))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    base.save(tmp_path / "rotated.jpg", exif=exif)
+    frames = [render_example(c, 1, 32).convert("P") for c in range(3)]
+    frames[0].save(tmp_path / "animated.gif", save_all=True, append_images=frames[1:], duration=100)
+    for name in ("rotated.jpg", "animated.gif"):
+        expected, actual = package_to_rgb(Image.open(tmp_path / name)), app.to_rgb(app.open_image(tmp_path / name))
+        assert np.array_equal(np.asarray(actual), np.asarray(expected)), name
+    assert app.to_rgb(Image.open(tmp_path / "rotated.jpg")).size == (24, 40)
+
+
+def test_readme_front_matter_and_requirements_match_the_app():
+    import gradio
+    from huggingface_hub.repocard import metadata_load
+
+    app = load_space_app()
+    meta = metadata_load(SPACE_DIR / "README.md")
+    assert meta["sdk"] == "gradio" and meta["sdk_version"] == gradio.__version__
+    assert meta["app_file"] == "app.py" and (SPACE_DIR / meta["app_file"]).is_file()
+    assert meta["models"] == [default for _, default in app.MODEL_SOURCES.values()]
+    assert meta["datasets"] == [app.DATASET_ID] and meta["license"] == "apache-2.0" and meta["python_version"] == "3.11"
+    assert 0 < len(meta["short_description"]) <= 60  # the Hub rejects longer ones
+    requirements = (SPACE_DIR / "requirements.txt").read_text()
+    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy"):
+        assert f"\n{package}" in requirements, package
+    assert "gradio" not in [line.split("=")[0].split(">")[0].strip() for line in requirements.splitlines()]
+
+
+@pytest.mark.slow
+def test_api_predictions_equal_the_package_inference(space, client, small_models, tmp_path):
+    from asl_hf.inference import load_classifier
+
+    classifiers = {name: load_classifier(small_models[name]) for name in ("cnn", "mobilenetv2")}
+    samples = {"hand.jpg": render_example(7, 2, 96), "rgba.png": odd_mode_images()["RGBA"], "gray.png": render_example(20, 4, 70).convert("L")}
+    for file_name, image in samples.items():
+        path = tmp_path / file_name
+        image.save(path)
+        cnn_label, cnn_ms, mobilenet_label, mobilenet_ms, message = predict(client, path)
+        assert message.startswith("Classified a ") and "⚠️" not in message, message
+        assert cnn_ms > 0 and mobilenet_ms > 0
+        for name, label_output in (("cnn", cnn_label), ("mobilenetv2", mobilenet_label)):
+            expected = classifiers[name].predict([Image.open(path)], top_k=5)[0]
+            got = confidences(label_output)
+            assert list(got) == [label for label, _ in expected], (file_name, name)
+            assert label_output["label"] == expected[0][0]
+            np.testing.assert_allclose(list(got.values()), [p for _, p in expected], atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_model_info_lines_show_evaluation_results(space, small_models):
+    config = space.config_text()
+    results = small_models["cnn_results"]
+    assert f"test accuracy {100 * results['test_accuracy']:.1f}%, macro-F1 {100 * results['test_macro_f1']:.1f}%" in config
+    assert "MobileNetV2** (local folder `mobilenetv2`)" in config and "no evaluation results found" in config
+
+
+def bad_inputs(folder: Path) -> dict[str, Path | None]:
+    """Each awkward input the app must answer with a prediction or a clear message."""
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "fake.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)  # PNG signature, no image
+    Image.new("RGB", (1, 1), (200, 150, 120)).save(folder / "one_pixel.png")
+    Image.new("1", (10000, 10000), 1).save(folder / "huge.png")  # 100 MP, a few kB: a decompression bomb
+    render_example(4, 1, 64).resize((3000, 2000)).save(folder / "large.jpg", quality=70)
+    odd_mode_images()["RGBA"].save(folder / "rgba.png")
+    render_example(5, 1, 64).convert("L").save(folder / "gray.png")
+    render_example(6, 1, 64).convert("CMYK").save(folder / "cmyk.jpg")
+    frames = [render_example(c, 1, 48).convert("P") for c in range(3)]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return {"none": None, **{path.stem: path for path in sorted(folder.iterdir())}}
+
+
+EXPECTED_REFUSALS = {
+    "none": "No image",
+    "notes": "notes.txt: not an image file",
+    "fake": "fake.png: not an image file",
+    "huge": "huge.png: 10000x10000 pixels is too large",
+}
+
+
+@pytest.mark.slow
+def test_bad_inputs_get_a_prediction_or_a_clear_message_and_the_app_keeps_serving(space, client, tmp_path):
+    good = tmp_path / "good.jpg"
+    render_example(0, 1, 64).save(good)
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for name, path in bad_inputs(folder).items():
+        cnn_label, cnn_ms, mobilenet_label, mobilenet_ms, message = predict(client, path)
+        if name in EXPECTED_REFUSALS:
+            assert message.startswith("⚠️") and EXPECTED_REFUSALS[name] in message, (name, message)
+            assert "Traceback" not in message and "\n" not in message
+            assert not cnn_label and not mobilenet_label and cnn_ms is None and mobilenet_ms is None
+        else:
+            assert message.startswith("Classified a "), (name, message)
+            assert cnn_label["label"] in CLASS_NAMES and mobilenet_label["label"] in CLASS_NAMES
+            assert len(cnn_label["confidences"]) == len(mobilenet_label["confidences"]) == 5
+        assert predict(client, good)[0]["label"] in CLASS_NAMES, f"the app stopped answering after {name}"
+    assert "Classified a 1024×683 image" in predict(client, folder / "large.jpg")[4]  # downscaled before preprocessing
+    assert space.process.poll() is None
+
+
+@pytest.mark.slow
+def test_missing_model_is_reported_and_the_other_model_still_works(small_models, tmp_path, monkeypatch):
+    """In-process (a thread) to save a second interpreter start; ``main()`` itself is exercised by the fixture."""
+    from gradio_client import Client
+
+    app = load_space_app()
+    missing = tmp_path / "no" / "such" / "model"
+    monkeypatch.setenv("ASL_CNN_MODEL", str(small_models["cnn"]))
+    monkeypatch.setenv("ASL_MOBILENET_MODEL", str(missing))
+    demo = app.build_demo(app.load_models())
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{url}/config", timeout=10) as response:
+            assert f"MobileNetV2 is not available**: {missing}: no such model folder" in response.read().decode()
+        image = tmp_path / "hand.png"
+        render_example(1, 1, 64).save(image)
+        cnn_label, cnn_ms, mobilenet_label, mobilenet_ms, message = predict(Client(url, verbose=False), image)
+        assert cnn_label["label"] in CLASS_NAMES and cnn_ms > 0
+        assert not mobilenet_label and mobilenet_ms is None
+        assert f"MobileNetV2 is not loaded: {missing}: no such model folder" in message
+    finally:
+        demo.close()
+
+
+def test_unloadable_models_become_one_line_reasons(tmp_path, monkeypatch):
+    app = load_space_app()
+    monkeypatch.setattr(app, "hub_reachable", lambda: False)
+    (tmp_path / "empty").mkdir()
+    reasons = {
+        "asl-hf/asl-cnn": "asl-hf/asl-cnn: the Hugging Face Hub cannot be reached and the model is not in the local cache",
+        str(tmp_path / "empty"): f"{tmp_path / 'empty'}: not a saved model folder (no config.json)",
+        str(tmp_path / "absent"): f"{tmp_path / 'absent'}: no such model folder",
+    }
+    for source, reason in reasons.items():
+        slot = app.load_model("Custom CNN", source)
+        assert not slot.ready and slot.error == reason
+        assert slot.info == f"⚠️ **Custom CNN is not loaded**: {reason}" and "\n" not in slot.info

@@ -1,0 +1,88 @@
+"""The Space in a real browser: headless Chromium opens the page, uploads a photo, and both labels appear;
+then the live tab classifies Chromium's fake webcam stream.
+
+Needs Debian's ``chromium`` + ``chromium-driver`` (scripts/test.sh installs them where it can) and ``selenium``;
+without them the test is skipped with the reason. Screenshots go to ``test-artifacts/space_browser*.png``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from asl_hf.data.synthetic import render_example
+from tests.test_space import REPO_ROOT, free_port, load_space_app, make_small_models
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+PAGE_TIMEOUT_S = 90
+
+
+def chromium_driver(user_data_dir: Path):
+    """Headless Chromium that never reaches out to the network on its own (offline CI)."""
+    if not CHROMIUM or not CHROMEDRIVER:
+        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a synthetic webcam
+                 "--window-size=1400,1000", f"--user-data-dir={user_data_dir}"):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)  # explicit path: no Selenium Manager download
+    return webdriver.Chrome(options=options, service=service)
+
+
+@pytest.mark.slow
+def test_upload_and_live_webcam_in_the_browser_show_both_labels(tmp_path, monkeypatch):
+    driver = chromium_driver(tmp_path / "chromium-profile")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from asl_hf.inference import load_classifier
+
+    models = make_small_models(tmp_path / "models")
+    monkeypatch.setenv("ASL_CNN_MODEL", str(models["cnn"]))
+    monkeypatch.setenv("ASL_MOBILENET_MODEL", str(models["mobilenetv2"]))
+    app = load_space_app()
+    demo = app.build_demo(app.load_models(), example_dir=tmp_path / "examples")
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme="soft", css=app.CSS)
+    photo = tmp_path / "hand.jpg"
+    render_example(11, 1, 200).save(photo)
+    expected = {name: load_classifier(models[name]).predict([render_example(11, 1, 200)], top_k=1)[0][0][0]
+                for name in ("cnn", "mobilenetv2")}
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=10).close()
+        driver.get(f"http://127.0.0.1:{port}/")
+        wait = WebDriverWait(driver, PAGE_TIMEOUT_S)
+        file_input = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#image-input input[type=file]")))
+        file_input.send_keys(str(photo))
+        wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Classified a 200×200 image"))
+        labels = [driver.find_element(By.ID, f"label-{i}").text for i in range(2)]
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "space_browser.png"))
+        assert "Custom CNN" in labels[0] and expected["cnn"] in labels[0].splitlines(), labels[0]
+        assert "MobileNetV2" in labels[1] and expected["mobilenetv2"] in labels[1].splitlines(), labels[1]
+        assert "%" in labels[0] and "%" in labels[1]  # the confidence bars are rendered
+        page = driver.find_element(By.TAG_NAME, "body").text
+        assert "Drawn examples, not photos (A, B, L, V, Y, nothing)" in page and "ASL fingerspelling recognition" in page
+
+        # Live mode: Chromium's fake camera streams frames; the same results update from the webcam tab.
+        driver.find_element(By.XPATH, "//button[@role='tab'][contains(., 'Live webcam')]").click()
+        wait.until(expected_conditions.element_to_be_clickable((By.XPATH, "//button[contains(., 'Access Webcam')]"))).click()
+        wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='capture photo']"))).click()
+        wait.until(lambda d: d.find_element(By.ID, "status").text.startswith("Classified a ")
+                   and "200×200" not in d.find_element(By.ID, "status").text)
+        driver.save_screenshot(str(ARTIFACTS / "space_browser_live.png"))
+        assert "%" in driver.find_element(By.ID, "label-0").text and "%" in driver.find_element(By.ID, "label-1").text
+    finally:
+        driver.quit()
+        demo.close()
