@@ -60,19 +60,14 @@ def build_cnn_bundle(args) -> ModelBundle:
 
 
 def _cnn_bundle(model) -> ModelBundle:
-    from ..models.asl_cnn import build_image_processor
+    from ..models.asl_cnn import build_image_processor, save_cnn
 
     processor = build_image_processor(model.config)
-
-    def save(module: nn.Module, folder: Path) -> None:
-        module.save_pretrained(folder, safe_serialization=True)
-        processor.save_pretrained(folder)
-
     return ModelBundle(
         kind="cnn",
         model=model,
         spec=PreprocessSpec.from_cnn_config(model.config),
-        save=save,
+        save=lambda module, folder: save_cnn(module, processor, folder),
         groups={"all": list(model.parameters())},
         phases=[],
         description={"architecture": "asl_cnn"},
