@@ -29,7 +29,7 @@ def parse_args(argv):
     parser.add_argument("--output_dir", default="outputs/pipeline")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--split_by", choices=["random", "group"], default="random")
-    parser.add_argument("--cnn_epochs", type=int, default=None, help="default: 30 on synthetic data, 15 on real data")
+    parser.add_argument("--cnn_epochs", type=int, default=None, help="default: 40 on synthetic data, 15 on real data")
     parser.add_argument("--mobilenet_epochs", type=int, default=None, help="phase 1 epochs (default: 2 synthetic, 3 real)")
     parser.add_argument("--finetune_epochs", type=int, default=None, help="phase 2 epochs (default: 8 synthetic, 5 real)")
     parser.add_argument("--no_pretrained", action="store_true", help="MobileNetV2 without ImageNet weights (implied for synthetic data)")
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
         common.append("--overwrite_output_dir")
     cnn_dir, mobilenet_dir = output / "cnn", output / "mobilenetv2"
     print("== 2/4 Training the custom CNN")
-    launch(["--model", "cnn", "--output_dir", str(cnn_dir), "--num_train_epochs", str(args.cnn_epochs or (30 if synthetic else 15)),
+    launch(["--model", "cnn", "--output_dir", str(cnn_dir), "--num_train_epochs", str(args.cnn_epochs or (40 if synthetic else 15)),
             "--per_device_train_batch_size", "32", *common])
     print("== 3/4 Training MobileNetV2 (phase 1: head, phase 2: top blocks)")
     mobilenet_args = ["--model", "mobilenetv2", "--output_dir", str(mobilenet_dir), "--per_device_train_batch_size", "32",
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     if synthetic or args.no_pretrained:
         # Random weights: a frozen random backbone carries no features, so phase 2 unfreezes every block,
         # and 128 px keeps the run short on a CPU.
-        mobilenet_args += ["--no_pretrained", "--unfreeze_blocks", "7", "--image_size", "128", "--finetune_learning_rate", "2e-3"]
+        mobilenet_args += ["--no_pretrained", "--unfreeze_blocks", "7", "--image_size", "96", "--finetune_learning_rate", "2e-3"]
     launch(mobilenet_args)
 
     print("== 4/4 Comparison (test split)")

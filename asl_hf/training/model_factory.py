@@ -87,8 +87,10 @@ def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
     def enter_phase(phase: Phase) -> None:
         if phase.name == "head":
             mobilenet.freeze_backbone(model)
-        else:  # BatchNorm statistics stay frozen while fine-tuning (small batches; Keras' fine-tuning advice)
-            mobilenet.unfreeze_top_blocks(model, k, train_bn_statistics=False)
+        else:
+            # ImageNet BatchNorm statistics stay frozen while fine-tuning (small batches; Keras' fine-tuning advice).
+            # Random weights have no statistics worth keeping: there the unfrozen blocks learn theirs.
+            mobilenet.unfreeze_top_blocks(model, k, train_bn_statistics=args.no_pretrained)
 
     phases = [Phase("head", args.num_train_epochs, {"head": args.learning_rate}, ("head",))]
     if args.finetune_epochs > 0 and k > 0:
