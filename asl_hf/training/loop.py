@@ -110,6 +110,14 @@ def train(args) -> dict:
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
         kwargs_handlers=kwargs_handlers,
     )
+    if args.no_progress:  # the libraries' own bars too (saving shards, loading weights, datasets)
+        import datasets
+        import transformers
+        from huggingface_hub.utils import disable_progress_bars
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+        disable_progress_bars()
     if args.overwrite_output_dir and not args.resume_from_checkpoint and accelerator.is_main_process and output_dir.exists():
         shutil.rmtree(output_dir)
     accelerator.wait_for_everyone()
