@@ -31,7 +31,7 @@ def parse_args(argv):
     parser.add_argument("--split_by", choices=["random", "group"], default="random")
     parser.add_argument("--cnn_epochs", type=int, default=None, help="default: 40 on synthetic data, 15 on real data")
     parser.add_argument("--mobilenet_epochs", type=int, default=None, help="phase 1 epochs (default: 2 synthetic, 3 real)")
-    parser.add_argument("--finetune_epochs", type=int, default=None, help="phase 2 epochs (default: 8 synthetic, 5 real)")
+    parser.add_argument("--finetune_epochs", type=int, default=None, help="phase 2 epochs (default: 16 synthetic, 5 real)")
     parser.add_argument("--no_pretrained", action="store_true", help="MobileNetV2 without ImageNet weights (implied for synthetic data)")
     parser.add_argument("--overwrite_output_dir", action="store_true")
     return parser.parse_args(argv)
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     print("== 3/4 Training MobileNetV2 (phase 1: head, phase 2: top blocks)")
     mobilenet_args = ["--model", "mobilenetv2", "--output_dir", str(mobilenet_dir), "--per_device_train_batch_size", "32",
                       "--num_train_epochs", str(args.mobilenet_epochs or (2 if synthetic else 3)),
-                      "--finetune_epochs", str(args.finetune_epochs or (8 if synthetic else 5)), *common]
+                      "--finetune_epochs", str(args.finetune_epochs or (16 if synthetic else 5)), *common]
     if synthetic or args.no_pretrained:
         # Random weights: a frozen random backbone carries no features, so phase 2 unfreezes every block,
         # and 128 px keeps the run short on a CPU.
