@@ -106,7 +106,13 @@ def _probe_images() -> list[Image.Image]:
 
 def lean_preprocessor_for(processor) -> LeanPreprocessor | None:
     """A lean stand-in for a plain transformers image processor (resize to a fixed size, rescale 1/255, normalise,
-    no centre crop), or None. It is checked against ``processor`` on probe images before it is handed out."""
+    no centre crop) or for transformers' timm wrapper processor (timm's resize + centre crop), or None.
+    It is checked against ``processor`` on probe images before it is handed out."""
+    reference = lambda image: processor([image], return_tensors="pt")["pixel_values"]  # noqa: E731
+    timm_config = getattr(processor, "data_config", None)
+    if isinstance(timm_config, dict) and {"input_size", "mean", "std"} <= set(timm_config):
+        lean, _ = matching_lean_preprocessor(PreprocessSpec.from_timm_data_config(timm_config), reference, _probe_images())
+        return lean
     config = processor.to_dict() if hasattr(processor, "to_dict") else {}
     size = config.get("size") or {}
     plain = (
@@ -121,5 +127,5 @@ def lean_preprocessor_for(processor) -> LeanPreprocessor | None:
         return None
     spec = PreprocessSpec(height=size["height"], width=size["width"], mean=tuple(mean), std=tuple(std),
                           interpolation=_RESAMPLE_NAMES[int(config["resample"])])
-    lean, _ = matching_lean_preprocessor(spec, lambda image: processor([image], return_tensors="pt")["pixel_values"], _probe_images())
+    lean, _ = matching_lean_preprocessor(spec, reference, _probe_images())
     return lean
