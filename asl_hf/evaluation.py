@@ -170,12 +170,13 @@ def folder_images(
     root: str | os.PathLike, known_labels: Sequence[str], strict: bool = False, num_proc: int | None = None, show_progress: bool = True
 ) -> LabelledImages:
     """``root/<CLASS>/<images>``: any subset of ``known_labels`` as class folders; bad files are skipped and listed.
-    A folder without class folders is read as ``root/<CLASS>_<name>.<ext>`` (the public test folder's layout).
+    A folder without class folders is read as ``root/<CLASS>_<name>.<ext>`` (the public test folder's layout), and a
+    download-style ``root/<same name>/...`` from its inner folder (:func:`asl_hf.data.resolve_nested_root`).
 
     A class the model does not know is an error (its images could only ever count as wrong)."""
-    from .data import scan_image_folder
+    from .data import resolve_nested_root, scan_image_folder
 
-    root_path = Path(root)
+    root_path = resolve_nested_root(root)
     if not root_path.is_dir():
         raise DataError(f"{root}: not a folder (expected <root>/<CLASS>/<image files>)")
     class_dirs = sorted(p.name for p in root_path.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -325,12 +326,38 @@ def write_evaluation(output_dir: str | os.PathLike, model: str, images: Labelled
     return results
 
 
+def evaluation_table_row(model: str, images: LabelledImages, result: EvaluationResult, output_dir: str | os.PathLike | None = None) -> dict:
+    """One row of the model x data table (also the JSON record written by ``scripts/evaluate_model.py``)."""
+    row = {
+        "model": str(model),
+        "data": images.source,
+        "images": len(images.identifiers),
+        "accuracy": result.metrics["accuracy"],
+        "macro_f1": result.metrics["macro_f1"],
+        "missing_classes": list(result.missing_classes),
+    }
+    if output_dir is not None:
+        row["output_dir"] = str(output_dir)
+    return row
+
+
+def format_evaluation_table(rows: Sequence[Mapping]) -> str:
+    """A markdown table, one row per (model, data) pair: images, accuracy, macro-F1 and the model's classes without images."""
+    lines = ["| model | data | images | accuracy | macro-F1 | missing classes |", "|:--|:--|--:|--:|--:|:--|"]
+    for row in rows:
+        missing = ", ".join(row["missing_classes"]) or "none"
+        lines.append(f"| {row['model']} | {row['data']} | {row['images']} | {row['accuracy']:.4f} | {row['macro_f1']:.4f} | {missing} |")
+    return "\n".join(lines) + "\n"
+
+
 __all__ = [
     "EvaluationResult",
     "LabelledImages",
     "dataset_split_images",
     "evaluate_classifier",
+    "evaluation_table_row",
     "folder_images",
+    "format_evaluation_table",
     "write_evaluation",
     "compute_classification_metrics",
     "format_per_class_table",

@@ -76,6 +76,10 @@ class TrainingRun:
         self.args: dict = public_training_args(_read_json(self.dir / "training_args.json") or {})
         self.per_class: dict = _read_json(self.dir / "per_class_metrics.json") or {}
         self.data_info: dict = _read_json(self.dir / "dataset_info.json") or {}
+        self.extra_evaluations: list[dict] = [
+            report for report in (_read_json(path) for path in sorted(self.dir.glob("eval_*/evaluation_report.json"))) if report
+        ]
+        """Evaluations by ``scripts/evaluate_model.py`` saved in the model folder (e.g. photos of other signers)."""
         self.confusion_matrices = [f"confusion_matrix_{s}.png" for s, _, _ in SPLITS if (self.dir / f"confusion_matrix_{s}.png").is_file()]
 
     @property
@@ -132,6 +136,21 @@ def _results_table(run: TrainingRun) -> str:
     return "\n".join(rows)
 
 
+def _extra_evaluations_section(run: TrainingRun) -> str:
+    """Scores on other labelled folders (``scripts/evaluate_model.py --test_dir``), next to the in-distribution test."""
+    if not run.extra_evaluations:
+        return ""
+    rows = ["| Data | Images | Accuracy | Macro F1 | Classes without images |", "|---|---:|---:|---:|---|",
+            f"| this model's test split (same signer and rooms as training) | {run.data_info.get('num_test', 'n/a')} | "
+            f"{_pct(run.results.get('test_accuracy'))} | {_pct(run.results.get('test_macro_f1'))} | - |"]
+    for report in run.extra_evaluations:
+        missing = ", ".join(report.get("missing_classes") or []) or "-"
+        rows.append(f"| `{Path(str(report.get('data', '?'))).name}` | {report.get('num_images', 'n/a')} | {_pct(report.get('accuracy'))} | "
+                    f"{_pct(report.get('macro_f1'))} | {missing} |")
+    return ("### Other test sets\n\nThe same model on labelled folders it never saw in training (`scripts/evaluate_model.py "
+            "--test_dir`), e.g. photos of other signers in other rooms:\n\n" + "\n".join(rows))
+
+
 def _per_class_table(run: TrainingRun) -> str:
     test, validation = run.per_class.get("test") or {}, run.per_class.get("validation") or {}
     if not test:
@@ -181,11 +200,12 @@ def _training_section(run: TrainingRun) -> str:
         source = f"a local ASL Alphabet image folder (`{Path(data['train_dir']).name}`)"
     else:
         source = "an unrecorded data set (no `dataset_info.json`)"
-    split_note = ("grouped by blocks of consecutive frames (an honest estimate)" if data.get("split_by") == "group"
+    split_note = (f"grouped by blocks of {data.get('group_size', 'n/a')} consecutive frame numbers (an honest estimate)" if data.get("split_by") == "group"
                   else "stratified random (near-duplicate video frames can sit in both train and test, so accuracy is optimistic)")
     sizes = ", ".join(f"{data[f'num_{s}']} {s}" for s in ("train", "validation", "test") if f"num_{s}" in data)
     parts = [
         f"Data: {source}, split 80/10/10, {split_note}" + (f"; {sizes} images." if sizes else "."),
+        f"Command: `{data['command']}`" if data.get("command") else "",
         f"The model kept is the epoch with the best validation accuracy (epoch {run.results.get('best_epoch', 'n/a')}).",
         phases,
         "Augmentation (training images only):\n\n" + augmentation if augmentation else "",
@@ -314,6 +334,8 @@ Trained and evaluated with the `asl_hf` project (Accelerate training loop, `eval
 {_results_table(run)}
 
 Accuracy and macro-averaged F1 of the best epoch (chosen on validation); the test split was not used for any choice.
+
+{_extra_evaluations_section(run)}
 
 ### Per-class scores (test split)
 

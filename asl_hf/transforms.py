@@ -69,11 +69,11 @@ class PreprocessSpec:
 class AugmentationConfig:
     """Training augmentation. Horizontal flip is off by default: mirroring turns a sign into its other-handed form."""
 
-    rotation: float = 15.0
+    rotation: float = 10.0
     """Maximum rotation, degrees."""
     shift: float = 0.1
     """Maximum translation, fraction of width/height."""
-    shear: float = 10.0
+    shear: float = 5.0
     """Maximum shear, degrees."""
     zoom: float = 0.1
     """Scale drawn from [1 - zoom, 1 + zoom]."""
@@ -107,15 +107,26 @@ def build_eval_transform(spec: PreprocessSpec) -> v2.Compose:
     return v2.Compose([*_resize(spec), *_to_normalised_tensor(spec)])
 
 
-def build_train_transform(spec: PreprocessSpec, augmentation: AugmentationConfig | None = None) -> v2.Compose:
-    """Resize first (cheap augmentation on the small image), then random affine, colour jitter, optional flip.
+def build_resize_transform(spec: PreprocessSpec) -> v2.Compose:
+    """PIL image -> uint8 tensor at the model's input size: the deterministic part of evaluation preprocessing.
 
-    Augmentation runs on PIL images: RandomAffine is about twice as fast there as on tensors, and the one-grey-level
-    resampling difference to the tensor path is far below the augmentation's own changes.
-    """
+    What :class:`~asl_hf.training.preload.InMemoryImages` stores once per image, so that training epochs neither
+    decode nor resize again; ``build_normalise_transform`` after it equals :func:`build_eval_transform`."""
+    steps = _resize(spec)
+    return v2.Compose(steps if spec.resize_on_tensor else [*steps, v2.ToImage()])
+
+
+def build_normalise_transform(spec: PreprocessSpec) -> v2.Compose:
+    """uint8 tensor -> rescaled (1/255) and normalised float tensor."""
+    return v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=list(spec.mean), std=list(spec.std))])
+
+
+def build_augmentation(augmentation: AugmentationConfig | None = None) -> list[v2.Transform]:
+    """The random part of training preprocessing: affine (rotation, shift, zoom, shear), colour jitter, optional flip.
+
+    Works on PIL images and on uint8 tensors alike, so it can run after the resize on either."""
     aug = augmentation or AugmentationConfig()
-    spec = replace(spec, resize_on_tensor=False)
-    steps: list[v2.Transform] = [*_resize(spec)]
+    steps: list[v2.Transform] = []
     if aug.rotation or aug.shift or aug.shear or aug.zoom:
         steps.append(
             v2.RandomAffine(
@@ -130,7 +141,22 @@ def build_train_transform(spec: PreprocessSpec, augmentation: AugmentationConfig
         steps.append(v2.ColorJitter(brightness=aug.brightness, contrast=aug.contrast, saturation=aug.saturation, hue=aug.hue))
     if aug.horizontal_flip:
         steps.append(v2.RandomHorizontalFlip())
-    return v2.Compose([*steps, *_to_normalised_tensor(spec)])
+    return steps
+
+
+def build_train_transform(spec: PreprocessSpec, augmentation: AugmentationConfig | None = None) -> v2.Compose:
+    """Resize first (cheap augmentation on the small image), then random affine, colour jitter, optional flip.
+
+    Augmentation runs on PIL images: RandomAffine is about twice as fast there as on tensors, and the one-grey-level
+    resampling difference to the tensor path is far below the augmentation's own changes.
+    """
+    spec = replace(spec, resize_on_tensor=False)
+    return v2.Compose([*_resize(spec), *build_augmentation(augmentation), *_to_normalised_tensor(spec)])
+
+
+def build_tensor_train_transform(spec: PreprocessSpec, augmentation: AugmentationConfig | None = None) -> v2.Compose:
+    """Training preprocessing for images already resized to uint8 tensors (:func:`build_resize_transform`)."""
+    return v2.Compose([*build_augmentation(augmentation), *build_normalise_transform(spec).transforms])
 
 
 class BatchTransform:

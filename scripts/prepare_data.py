@@ -2,7 +2,7 @@
 """Prepare the ASL Alphabet data: scan a raw folder (or load a Hub data set), split 80/10/10, save, push.
 
     python scripts/prepare_data.py --train_dir /path/to/asl_alphabet_train --output_dir data/asl
-    python scripts/prepare_data.py --train_dir ... --output_dir ... --split_by group --group_size 50
+    python scripts/prepare_data.py --train_dir ... --output_dir ... --split_by group --group_size 300
     python scripts/prepare_data.py --train_dir ... --output_dir ... --push_to_hub --hub_dataset_id user/asl-alphabet
 """
 
@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from asl_hf.cli import run_cli
+from asl_hf.data.splitting import DEFAULT_GROUP_SIZE
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,7 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--split_by", choices=["random", "group"], default="random",
                         help="random: stratified by label; group: keep blocks of consecutive frames together (honest accuracy)")
-    parser.add_argument("--group_size", type=int, default=50, help="frames per block with --split_by group")
+    parser.add_argument("--group_size", type=int, default=DEFAULT_GROUP_SIZE,
+                        help="frame numbers per block with --split_by group (default %(default)s: see README)")
     parser.add_argument("--strict", action="store_true", help="fail on the first bad file instead of skipping and reporting it")
     parser.add_argument("--num_proc", type=int, default=None, help="processes for scanning images (default: CPU count)")
     parser.add_argument("--push_to_hub", action="store_true", help="push the prepared data set and its card to the Hub")

@@ -29,16 +29,26 @@ def save_model(folder, config=None, seed=0):
     return model
 
 
-def test_default_config_is_the_reference_architecture():
+def test_default_config_is_the_reference_shape_with_batch_norm():
     config = AslCnnConfig()
-    assert (config.image_size, config.num_channels, config.conv_channels, config.kernel_sizes, config.hidden_size) == (64, 3, [32, 64], [3, 3], 64)
+    assert (config.image_size, config.num_channels, config.conv_channels, config.kernel_sizes, config.hidden_size) == (64, 3, [32, 64], [3, 3], 256)
+    assert config.use_batch_norm is True
     assert config.id2label == ID2LABEL and config.label2id["space"] == 28 and config.num_labels == 29
     assert config.feature_map_sizes() == [31, 14]  # 64 -conv-> 62 -pool-> 31 -conv-> 29 -pool-> 14
     model = AslCnnForImageClassification(config)
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.out_channels, c.kernel_size) for c in convs] == [(32, (3, 3)), (64, (3, 3))]
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
-    assert (model.dense.in_features, model.dense.out_features, model.classifier.out_features) == (64 * 14 * 14, 64, 29)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 2
+    assert isinstance(model.dense_norm, torch.nn.BatchNorm1d)  # what lets the 12,544-input dense layer learn
+    assert (model.dense.in_features, model.dense.out_features, model.classifier.out_features) == (64 * 14 * 14, 256, 29)
+    # conv1 896 + BN 64 + conv2 18,496 + BN 128 + dense 3,211,520 + BN 512 + classifier 7,453
+    assert sum(p.numel() for p in model.parameters()) == 3_239_069
+
+
+def test_reference_architecture_is_one_config_away():
+    """The Keras reference network (no BatchNorm, 64-unit dense layer) stays available for comparison."""
+    model = AslCnnForImageClassification(AslCnnConfig(use_batch_norm=False, hidden_size=64))
+    assert not any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in model.modules())
     # conv1 896 + conv2 18,496 + dense 802,880 + classifier 1,885
     assert sum(p.numel() for p in model.parameters()) == 824_157
 
@@ -146,8 +156,8 @@ def test_loss_gradients_and_learning():
 
 def test_multi_label_problem_type_uses_binary_cross_entropy():
     model = AslCnnForImageClassification(AslCnnConfig(**SMALL, num_labels=3, problem_type="multi_label_classification"))
-    labels = torch.tensor([[1.0, 0.0, 1.0]])
-    output = model(pixel_values=torch.randn(1, 3, 32, 32), labels=labels)
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    output = model(pixel_values=torch.randn(2, 3, 32, 32), labels=labels)
     torch.testing.assert_close(output.loss, torch.nn.functional.binary_cross_entropy_with_logits(output.logits, labels))
 
 
@@ -155,7 +165,7 @@ def test_hidden_states_tuple_output_and_batch_norm():
     model = AslCnnForImageClassification(AslCnnConfig(use_batch_norm=True)).eval()
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 2
     output = model(pixel_values=torch.randn(1, 3, 64, 64), output_hidden_states=True)
-    assert [tuple(h.shape) for h in output.hidden_states] == [(1, 32, 31, 31), (1, 64, 14, 14), (1, 64)]
+    assert [tuple(h.shape) for h in output.hidden_states] == [(1, 32, 31, 31), (1, 64, 14, 14), (1, 256)]
     assert model(pixel_values=torch.randn(1, 3, 64, 64)).hidden_states is None
     (logits,) = model(pixel_values=torch.randn(1, 3, 64, 64), return_dict=False)
     assert logits.shape == (1, 29)

@@ -241,3 +241,71 @@ def test_bytes_of_converted_images_are_lossless(make_folder):
     dataset, _ = load_image_folder(root)
     row = [ex for name, ex in zip(file_names(dataset), dataset) if name == "A50.png"][0]
     assert row["image"].getpixel((4, 4)) == (10, 200, 30)
+
+
+# --- the layout the public download unpacks to --------------------------------------------------------------------
+
+
+def nest(folder: Path) -> Path:
+    """Move ``folder`` to ``folder/<same name>`` (how the public zip unpacks) and add macOS litter beside it."""
+    moved = folder.with_name(folder.name + ".tmp")
+    folder.rename(moved)
+    folder.mkdir()
+    moved.rename(folder / folder.name)
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    return folder
+
+
+def test_resolve_nested_root_descends_only_into_a_lone_folder_of_the_same_name(tmp_path, capsys):
+    from asl_hf.data import resolve_nested_root
+
+    outer = tmp_path / "asl_alphabet_train"
+    (outer / "asl_alphabet_train" / "A").mkdir(parents=True)
+    (outer / ".DS_Store").write_bytes(b"x")
+    assert resolve_nested_root(outer) == outer / "asl_alphabet_train"
+    assert capsys.readouterr().out == "asl_alphabet_train: using the nested folder asl_alphabet_train/asl_alphabet_train " \
+                                      f"({outer / 'asl_alphabet_train'})\n"
+    assert resolve_nested_root(outer / "asl_alphabet_train") == outer / "asl_alphabet_train"  # no nesting: as given
+    (tmp_path / "other" / "photos").mkdir(parents=True)
+    assert resolve_nested_root(tmp_path / "other") == tmp_path / "other"  # another name
+    (tmp_path / "A" / "A").mkdir(parents=True)
+    assert resolve_nested_root(tmp_path / "A") == tmp_path / "A"  # a class folder inside a folder named like it
+    (outer / "B").mkdir()
+    assert resolve_nested_root(outer) == outer  # not alone
+    assert resolve_nested_root(tmp_path / "absent") == tmp_path / "absent"  # the scan reports it
+    assert capsys.readouterr().out == ""
+
+
+def test_nested_download_folder_prepares_like_the_flat_one(make_folder, tmp_path, capsys):
+    flat = make_folder(images_per_class=3, classes=["A", "B", "C"], name="flat")
+    nested = nest(make_folder(images_per_class=3, classes=["A", "B", "C"], name="asl_alphabet_train"))
+    expected = prepare_dataset(tmp_path / "from_flat", train_dir=str(flat), seed=3)
+    capsys.readouterr()
+    prepared = prepare_dataset(tmp_path / "from_nested", train_dir=str(nested), seed=3)
+    out = capsys.readouterr().out
+    assert out.count("using the nested folder asl_alphabet_train/asl_alphabet_train") == 1, out
+    assert prepared.report.root == str(nested / "asl_alphabet_train")
+    assert not [p for p in prepared.report.problems if p.kind != "missing_class"]  # .DS_Store beside the inner folder: ignored
+    for split in ("train", "validation", "test"):
+        assert prepared.splits[split]["label"] == expected.splits[split]["label"]
+        assert file_names(prepared.splits[split]) == file_names(expected.splits[split])
+
+
+def test_nested_public_test_folder_is_read_by_folder_images(make_folder, tmp_path, capsys):
+    """asl_alphabet_test/asl_alphabet_test/A_test.jpg ...: the flat <CLASS>_test.jpg layout, one level down."""
+    from asl_hf.evaluation import folder_images
+
+    source = make_folder(images_per_class=1, classes=["A", "B", "space"], name="source")
+    outer = tmp_path / "asl_alphabet_test"
+    (outer / "asl_alphabet_test").mkdir(parents=True)
+    (outer / ".DS_Store").write_bytes(b"x")
+    for name in ("A", "B", "space"):
+        (outer / "asl_alphabet_test" / f"{name}_test.jpg").write_bytes((source / name / f"{name}1.jpg").read_bytes())
+    images = folder_images(outer, CLASS_NAMES)
+    assert "using the nested folder asl_alphabet_test/asl_alphabet_test" in capsys.readouterr().out
+    assert sorted(images.labels) == ["A", "B", "space"] and images.name == "asl_alphabet_test" and not images.skipped
+    assert all(Path(p).parent == outer / "asl_alphabet_test" for p in images.identifiers)
+
+    classes = nest(make_folder(images_per_class=2, classes=["C", "D"], name="asl_alphabet_val"))  # class folders, nested
+    images = folder_images(classes, CLASS_NAMES, show_progress=False)
+    assert sorted(images.labels) == ["C", "C", "D", "D"] and images.source == str(classes / "asl_alphabet_val")

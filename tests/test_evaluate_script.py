@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,68 @@ def test_flat_folder_named_like_the_public_test_set(model_dirs, subset_folder, t
     assert all(Path(row["image"]).name == f"{row['label']}_test.jpg" for row in rows)
     assert [row["predicted"] for row in rows] == direct_predictions(model_dirs["cnn"], [row["image"] for row in rows])
     assert (out / "confusion_matrix_asl_alphabet_test.png").is_file()
+
+
+def nested_public_test_folder(root: Path) -> Path:
+    """All 29 classes as asl_alphabet_test/asl_alphabet_test/<CLASS>_test.jpg, as the public download unpacks."""
+    source = generate_synthetic_asl(root / "source", images_per_class=1, image_size=32)
+    inner = root / "asl_alphabet_test" / "asl_alphabet_test"
+    inner.mkdir(parents=True)
+    for name in CLASS_NAMES:
+        (inner / f"{name}_test.jpg").write_bytes((source / name / f"{name}1.jpg").read_bytes())
+    return inner.parent
+
+
+def test_several_models_on_several_folders_print_one_table(model_dirs, subset_folder, tmp_path, capsys):
+    public = nested_public_test_folder(tmp_path)
+    out = tmp_path / "out"
+    models = [str(model_dirs["cnn"]), str(model_dirs["mobilenetv2"])]
+    code = run_cli(script_main(), ["--model", *models, "--test_dir", str(subset_folder), str(public), "--output_dir", str(out), "--no_progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "using the nested folder asl_alphabet_test/asl_alphabet_test" in captured.out
+
+    rows = json.loads((out / "evaluation_table.json").read_text())
+    assert [(Path(r["model"]).name, Path(r["data"]).name, r["images"]) for r in rows] == [
+        ("cnn", "subset", 16), ("cnn", "asl_alphabet_test", 29), ("mobilenetv2", "subset", 16), ("mobilenetv2", "asl_alphabet_test", 29)]
+    missing = [name for name in CLASS_NAMES if name not in SUBSET]
+    assert [r["missing_classes"] for r in rows] == [missing, [], missing, []]
+    for row in rows:  # each pair's reports sit in <output_dir>/<model name>/<data name> and agree with the table
+        pair = out / Path(row["model"]).name / Path(row["data"]).name
+        assert row["output_dir"] == str(pair)
+        results = json.loads((pair / "eval_results.json").read_text())
+        assert results["eval_accuracy"] == pytest.approx(row["accuracy"]) and results["eval_macro_f1"] == pytest.approx(row["macro_f1"])
+        assert json.loads((pair / "evaluation_report.json").read_text())["missing_classes"] == row["missing_classes"]
+
+    table = captured.out[captured.out.index("| model | data | images | accuracy | macro-F1 | missing classes |"):].splitlines()
+    assert len(table) >= 6 and table[1].startswith("|:--")
+    for line, row in zip(table[2:6], rows):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert cells == [row["model"], row["data"], str(row["images"]), f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}",
+                         ", ".join(row["missing_classes"]) or "none"]
+    assert f"Wrote the table to {out / 'evaluation_table.json'}" in captured.out
+
+
+def test_several_folders_without_output_dir_write_beside_the_model(model_dirs, subset_folder, tmp_path, monkeypatch, capsys):
+    model = tmp_path / "cnn"
+    shutil.copytree(model_dirs["cnn"], model)
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    code = run_cli(script_main(), ["--model", str(model), "--test_dir", str(subset_folder), str(subset_folder), "--no_progress"])
+    assert code == 0, capsys.readouterr().err
+    rows = json.loads((tmp_path / "run" / "evaluation_table.json").read_text())  # the table: in the current folder
+    assert [row["output_dir"] for row in rows] == [str(model / "eval_subset"), str(model / "eval_subset-2")]
+    assert rows[0]["accuracy"] == rows[1]["accuracy"] and len(rows[0]["missing_classes"]) == 25
+    assert (model / "eval_subset-2" / "predictions.csv").is_file()
+
+
+def test_a_bad_folder_among_several_fails_before_anything_is_written(model_dirs, subset_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = run_cli(script_main(), ["--model", str(model_dirs["cnn"]), str(model_dirs["mobilenetv2"]), "--test_dir", str(subset_folder),
+                                   str(tmp_path / "absent"), "--output_dir", str(out), "--no_progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "absent: not a folder" in err and err.count("\n") == 1, err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,11 @@ from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
 from PIL import Image
 
+import asl_hf
 from asl_hf.cli import run_cli
 from asl_hf.constants import CLASS_NAMES
 from asl_hf.errors import HubError, OutputExistsError
-from asl_hf.hub import push_dataset, push_dataset_folder, push_model_folder, push_space
+from asl_hf.hub import SPACE_EXAMPLE_CLASSES, push_dataset, push_dataset_folder, push_model_folder, push_space, select_space_examples
 from asl_hf.model_card import ModelFolderError, build_model_card
 from tests.hub_server import validate_metadata
 
@@ -320,11 +321,101 @@ def test_push_space_uploads_the_app_without_caches(hub, tmp_path):
     (space / "requirements.txt").write_text("asl_hf\n")
     (space / "README.md").write_text("---\ntitle: ASL demo\nsdk: gradio\napp_file: app.py\n---\n# Demo\n")
     (space / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
-    assert push_space(space, "user/asl-demo", dry_run=True).splitlines() == ["README.md", "app.py", "requirements.txt"]
+    (space / "spelling.py").write_text("# an old copy: the push replaces it with the package's\n")
+    expected = ["README.md", "app.py", "requirements.txt", "spelling.py"]
+    assert push_space(space, "user/asl-demo", dry_run=True).splitlines() == expected
     url = push_space(space, "user/asl-demo")
     assert url == f"{hub.url}/spaces/user/asl-demo"
     assert hub.repo("user/asl-demo", "space").sdk == "gradio"
-    assert set(hub.files("user/asl-demo", repo_type="space")) == {".gitattributes", "README.md", "app.py", "requirements.txt"}
+    files = hub.files("user/asl-demo", repo_type="space")
+    assert set(files) == {".gitattributes", *expected}
+    # The Space does not install asl_hf: app.py imports the spelling machine from this copy.
+    assert files["spelling.py"] == (Path(asl_hf.__file__).parent / "spelling.py").read_bytes()
+    assert (space / "spelling.py").read_text().startswith("# an old copy")  # the local folder is only read
+
+
+def make_raw_folder(root: Path, classes, frames=(5, 25, 105, 45, 1005)) -> Path:
+    """A raw ``<CLASS>/<CLASS><frame>.jpg`` folder of small generated images (never the real photos), each a colour
+    of its own. Sorted by frame number the middle file is frame 45 (sorted as text it would be 25)."""
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for f, frame in enumerate(frames):
+            Image.new("RGB", (16, 16), (10 * c, 40 * f, 90)).save(root / name / f"{name}{frame}.jpg")
+    return root
+
+
+def write_space_folder(space: Path) -> Path:
+    space.mkdir(parents=True)
+    (space / "app.py").write_text("import gradio as gr\n")
+    (space / "README.md").write_text("---\ntitle: ASL demo\nsdk: gradio\napp_file: app.py\n---\n# Demo\n")
+    return space
+
+
+def test_push_space_copies_one_example_photo_per_class(hub, tmp_path):
+    raw = make_raw_folder(tmp_path / "raw", [*SPACE_EXAMPLE_CLASSES, "C"])
+    (raw / "A" / ".DS_Store").write_bytes(b"\0")
+    (raw / "A" / "notes.txt").write_text("not a photo")
+    space = write_space_folder(tmp_path / "space")
+    (space / "examples").mkdir()
+    Image.new("RGB", (8, 8)).save(space / "examples" / "old.png")  # replaced by the --examples_dir selection
+    examples = {f"examples/{name}_{name}45.jpg": raw / name / f"{name}45.jpg" for name in SPACE_EXAMPLE_CLASSES}
+    assert len(examples) == 8 and select_space_examples(raw) == examples
+    expected = sorted(["README.md", "app.py", "spelling.py", *examples])
+    assert push_space(space, "user/asl-demo", dry_run=True, examples_dir=raw).splitlines() == expected
+    assert push_space(space, "user/asl-demo", dry_run=True).splitlines() == ["README.md", "app.py", "examples/old.png", "spelling.py"]
+    staged = tmp_path / "staged"
+    assert push_space(space, "user/asl-demo", dry_run=True, examples_dir=raw, staging_dir=staged).splitlines() == expected
+    assert sorted(folder_digest(staged)) == expected and not hub.repo_exists("user/asl-demo", "space")
+    before = folder_digest(raw)
+
+    push_space(space, "user/asl-demo", examples_dir=raw)
+    files = hub.files("user/asl-demo", repo_type="space")
+    assert set(files) == {".gitattributes", *expected}
+    for name, source in examples.items():
+        assert files[name] == source.read_bytes(), name
+    assert folder_digest(raw) == before and (space / "examples" / "old.png").is_file()  # both folders only read
+
+    # The public download's nesting (asl_alphabet_train/asl_alphabet_train/<CLASS>/) is accepted as is.
+    nested = make_raw_folder(tmp_path / "asl_alphabet_train" / "asl_alphabet_train", SPACE_EXAMPLE_CLASSES)
+    assert select_space_examples(tmp_path / "asl_alphabet_train") == {
+        name: nested / source.relative_to(raw) for name, source in examples.items()}
+
+
+def test_push_space_examples_errors_are_one_line(tmp_path):
+    space = write_space_folder(tmp_path / "space")
+    raw = make_raw_folder(tmp_path / "raw", [c for c in SPACE_EXAMPLE_CLASSES if c != "space"])
+    with pytest.raises(HubError, match=r"^\S*raw: no class folder space/ \(--examples_dir needs A/, B/, .*space/\)$"):
+        push_space(space, "user/asl-demo", dry_run=True, examples_dir=raw)
+    (raw / "space").mkdir()
+    (raw / "space" / "notes.txt").write_text("not a photo")
+    with pytest.raises(HubError, match=r"space: no image files"):
+        push_space(space, "user/asl-demo", examples_dir=raw)  # before any network call: no token needed
+    with pytest.raises(HubError, match=r"missing: not a folder"):
+        push_space(space, "user/asl-demo", dry_run=True, examples_dir=tmp_path / "missing")
+
+
+def test_script_dry_run_lists_the_space_examples(tmp_path, capsys):
+    script = load_script("push_to_hub")
+    space = write_space_folder(tmp_path / "space")
+    raw = make_raw_folder(tmp_path / "raw", SPACE_EXAMPLE_CLASSES, frames=(1, 2, 3))
+    args = ["--space_dir", str(space), "--hub_space_id", "user/asl-demo", "--examples_dir", str(raw), "--dry_run"]
+    assert run_cli(script.main, args) == 0
+    out = capsys.readouterr().out
+    assert f"from {space} (examples/ from {raw}):" in out
+    assert [line.strip() for line in out.splitlines() if line.startswith("  examples/")] == sorted(
+        f"examples/{name}_{name}2.jpg" for name in SPACE_EXAMPLE_CLASSES)
+    with pytest.raises(SystemExit):
+        script.parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # the help names the classes hub.py copies
+    assert f"{', '.join(SPACE_EXAMPLE_CLASSES[:-1])} and {SPACE_EXAMPLE_CLASSES[-1]}" in help_text
+
+    (raw / "W").rename(tmp_path / "W")
+    assert run_cli(script.main, args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "no class folder W/" in err
+    with pytest.raises(SystemExit) as exit_info:
+        script.parse_args(["--model_dir", "m", "--hub_model_id", "u/m", "--examples_dir", str(raw)])
+    assert exit_info.value.code == 2
 
 
 # --- errors and the script ----------------------------------------------------------------------------------

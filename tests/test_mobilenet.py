@@ -177,6 +177,12 @@ def test_phase_two_unfreezes_exactly_the_top_blocks_and_their_batchnorm():
     set_train_mode(model)
     stats = running_means(model)
     train_step(model)
+    assert changed(stats, model) == set()  # the head's BatchNorm keeps its (ImageNet) statistics too
+
+    freeze_backbone(model, train_bn_statistics=True)  # from random weights the head learns its statistics
+    set_train_mode(model)
+    stats = running_means(model)
+    train_step(model)
     assert changed(stats, model) == {"bn2"}
 
     unfreeze_top_blocks(model, 0)

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -228,7 +229,7 @@ def test_readme_front_matter_and_requirements_match_the_app():
     assert meta["datasets"] == [app.DATASET_ID] and meta["license"] == "apache-2.0" and meta["python_version"] == "3.11"
     assert 0 < len(meta["short_description"]) <= 60  # the Hub rejects longer ones
     requirements = (SPACE_DIR / "requirements.txt").read_text()
-    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy"):
+    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy", "av"):
         assert f"\n{package}" in requirements, package
     assert "gradio" not in [line.split("=")[0].split(">")[0].strip() for line in requirements.splitlines()]
 
@@ -345,3 +346,205 @@ def test_unloadable_models_become_one_line_reasons(tmp_path, monkeypatch):
         slot = app.load_model("Custom CNN", source)
         assert not slot.ready and slot.error == reason
         assert slot.info == f"⚠️ **Custom CNN is not loaded**: {reason}" and "\n" not in slot.info
+
+
+# --- Example photos ----------------------------------------------------------------------------------------------
+def example_datasets(demo) -> list:
+    """The ``gr.Dataset`` components ``gr.Examples`` adds to a Blocks app."""
+    import gradio as gr
+
+    return [block for block in demo.blocks.values() if isinstance(block, gr.Dataset)]
+
+
+def test_examples_come_from_asl_examples_dir_with_the_class_as_caption(tmp_path, monkeypatch):
+    app = load_space_app()
+    monkeypatch.setattr(app, "EXAMPLES_DIR", tmp_path / "no_examples_beside_app")
+    monkeypatch.delenv(app.EXAMPLES_ENV, raising=False)
+    assert app.examples_folder() is None and app.find_examples(None) == []
+    demo = app.build_demo([], app.find_examples(app.examples_folder()))
+    assert example_datasets(demo) == [] and app.EXAMPLES_NOTE.strip() not in json.dumps(demo.config, default=str)
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    render_example(0, 1, 48).save(photos / "A_x.jpg")
+    render_example(27, 1, 48).save(photos / "nothing_y.jpg")
+    (photos / "notes.txt").write_text("not a photo")
+    render_example(1, 1, 48).save(photos / ".hidden.jpg")
+    monkeypatch.setenv(app.EXAMPLES_ENV, str(photos))
+    examples = app.find_examples(app.examples_folder())
+    assert examples == [(str(photos / "A_x.jpg"), "A"), (str(photos / "nothing_y.jpg"), "nothing")]
+    demo = app.build_demo([], examples)
+    (dataset,) = example_datasets(demo)
+    assert dataset.label == "Example photos (A, nothing): click one" and len(dataset.samples) == 2
+    assert app.EXAMPLES_NOTE.strip() in json.dumps(demo.config, default=str)
+
+    monkeypatch.setenv(app.EXAMPLES_ENV, str(tmp_path / "missing"))  # a wrong folder: no examples, no crash
+    assert app.find_examples(app.examples_folder()) == []
+    monkeypatch.delenv(app.EXAMPLES_ENV)
+    monkeypatch.setattr(app, "EXAMPLES_DIR", photos)  # the pushed Space: examples/ beside app.py
+    assert app.find_examples(app.examples_folder()) == examples
+    assert [app.example_caption(name) for name in ("B_B1505.jpg", "space_space45.jpg", "del7.jpg", "L.png")] == [
+        "B", "space", "del", "L"]
+
+
+def test_readme_states_the_example_photos_source_and_license():
+    from asl_hf.hub import SPACE_EXAMPLE_CLASSES
+
+    text = " ".join((SPACE_DIR / "README.md").read_text().split())
+    assert f"the {len(SPACE_EXAMPLE_CLASSES)} examples" in text and "doi:[10.34740/KAGGLE/DSV/29550]" in text
+    assert "Akash Nagaraj" in text and "**GPL-2.0**" in text and "not stored in the code repository" in text
+    assert not (SPACE_DIR / "examples").exists() or not subprocess.run(
+        ["git", "ls-files", "space/examples"], cwd=REPO_ROOT, capture_output=True, text=True).stdout  # never committed
+
+
+# --- Spell tab ---------------------------------------------------------------------------------------------------
+def letter_images(classifier, count: int) -> list[tuple[Image.Image, str]]:
+    """Drawn images that the (barely trained) CNN labels as ``count`` different letters A-Z: with the threshold at 0,
+    its top label is all the spelling machine looks at, so these type a known text."""
+    found, seen = [], set()
+    for index in range(200):
+        image = render_example(index % len(CLASS_NAMES), 1 + index // len(CLASS_NAMES), 64)
+        label = classifier.predict([image], top_k=1)[0][0][0]
+        if len(label) == 1 and label not in seen:
+            found.append((image, label))
+            seen.add(label)
+            if len(found) == count:
+                return found
+    pytest.skip(f"the small CNN names fewer than {count} different letters on the drawn images")
+
+
+def spell_call(client, path, threshold: float, hold_seconds: float = 0.5):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), "Custom CNN", hold_seconds, threshold, api_name="/spell")
+
+
+@pytest.mark.slow
+def test_spell_api_types_a_held_letter_once_and_again_after_a_release(space, small_models, tmp_path):
+    """One frame per call, as the webcam stream sends them; each Client is its own session (its own machine)."""
+    from gradio_client import Client
+
+    from asl_hf.inference import load_classifier
+
+    (image, letter), = letter_images(load_classifier(small_models["cnn"]), 1)
+    path = tmp_path / "letter.png"
+    image.save(path)
+    client = Client(space.url, verbose=False)
+
+    def hold_until_typed(expected: str) -> None:
+        for _ in range(60):
+            text, held = spell_call(client, path, threshold=0.0)
+            if text == expected:
+                assert f"**{letter}** typed" in held, held
+                return
+            assert text == expected[:-1] and (f"Holding **{letter}**" in held or "typed" in held), (text, held)
+        pytest.fail(f"{letter!r} was never typed")
+
+    hold_until_typed(letter)
+    for _ in range(2):  # held on: not typed again
+        assert spell_call(client, path, threshold=0.0)[0] == letter
+    for _ in range(3):  # threshold 1: no frame is sure enough, three in a row let go
+        text, held = spell_call(client, path, threshold=1.0)
+    assert text == letter and held.startswith("Hold a sign steady")
+    hold_until_typed(letter * 2)
+    assert Client(space.url, verbose=False).predict(api_name="/clear_spelling")[0] == ""  # another session: nothing typed
+    text, held = client.predict(api_name="/clear_spelling")
+    assert text == "" and held.startswith("Hold a sign steady")
+    assert spell_call(client, path, threshold=0.0)[0] == ""  # the old hold is gone with the text
+
+
+@pytest.mark.slow
+def test_spell_video_api_types_what_the_package_types(space, client, small_models, tmp_path):
+    from gradio_client import handle_file
+
+    from asl_hf.frames import open_frames
+    from asl_hf.inference import load_classifier
+    from asl_hf.spell_frames import spell_frames
+    from asl_hf.spelling import SpellingSettings
+    from tests.spelling_helpers import write_video
+
+    classifier = load_classifier(small_models["cnn"])
+    letters = letter_images(classifier, 3)
+    video = write_video(tmp_path / "three letters.mp4", [image for image, _ in letters for _ in range(8)], fps=10)
+    settings = SpellingSettings(hold_seconds=0.5, threshold=0.0)
+    expected = spell_frames(classifier, open_frames(video).frames, settings, show_progress=False)
+    # Compression may move a barely trained model's top label; whatever the package types, the Space must type too.
+    assert expected.keystrokes, [p.label for p in expected.predictions]
+    text, summary = client.predict(handle_file(str(video)), "Custom CNN", 0.5, 0.0, api_name="/spell_video")
+    assert text == expected.text
+    assert summary == f"Spelled 24 frames (2.4 s) of three letters.mp4 with Custom CNN: {len(expected.keystrokes)} keystrokes."
+
+    (tmp_path / "notes.mp4").write_text("not a video")
+    text, summary = client.predict(handle_file(str(tmp_path / "notes.mp4")), "Custom CNN", 0.5, 0.0, api_name="/spell_video")
+    assert text == "" and summary == "⚠️ notes.mp4: not a video file that can be read (Invalid data found when processing input)"
+    assert client.predict(None, "Custom CNN", 0.5, 0.0, api_name="/spell_video") == ("", "⚠️ No video: upload one first.")
+    text, summary = client.predict(handle_file(str(video)), "MobileNetV2", 0.5, 0.0, api_name="/spell_video")
+    assert summary.startswith("Spelled 24 frames") and "with MobileNetV2" in summary
+
+
+@pytest.mark.parametrize("video_fps, fps", [(10, 10), (30, 10), (5, 10), (25, 7)])
+def test_space_video_frames_are_the_package_frames(tmp_path, video_fps, fps):
+    """The Space samples videos with its own copy of asl_hf.frames' rule: same times, same pixels."""
+    from asl_hf.frames import open_frames
+    from tests.spelling_helpers import write_video
+
+    app = load_space_app()
+    video = write_video(tmp_path / "clip.mp4", [render_example(c, 1, 64) for c in range(15)], fps=video_fps)
+    expected = [(frame.time, np.asarray(frame.image)) for frame in open_frames(video, fps).frames]
+    actual = [(time_s, np.asarray(image)) for time_s, image in app.video_frames(video, fps)]
+    assert [t for t, _ in actual] == pytest.approx([t for t, _ in expected]) and len(actual) == len(expected) > 0
+    assert all(np.array_equal(a, e) for (_, a), (_, e) in zip(actual, expected))
+    with pytest.raises(app.InputImageError, match="bad.mp4: not a video file that can be read"):
+        next(app.video_frames(tmp_path / "missing" / "bad.mp4"))
+
+
+def test_spell_helpers_show_the_held_sign():
+    app = load_space_app()
+    machine = app.SpellingMachine()
+    assert app.held_markdown(machine) == "Hold a sign steady for 0.8 s to type it."
+    machine.feed([("L", 0.9, t / 10) for t in range(5)])
+    assert app.held_markdown(machine, ("L", 0.9)) == "Holding **L** ▰▰▰▰▰▱▱▱▱▱ 50%  \nThe model sees *L* (90%)."
+    machine.feed([("L", 0.9, t / 10) for t in range(5, 9)])
+    assert app.held_markdown(machine).startswith("**L** typed. Let go")
+    assert app.spelling_settings(1.5, 0.7) == app.SpellingSettings(hold_seconds=1.5, threshold=0.7)
+    assert app.spelling_settings(None, 7) == app.SpellingSettings()  # out of range: the defaults
+
+
+@pytest.mark.slow
+def test_the_pushed_space_spells_without_asl_hf(tmp_path):
+    """What scripts/push_to_hub.py uploads (app.py, the copied spelling.py, example photos) imports, spells and finds
+    its examples/ with asl_hf blocked."""
+    from asl_hf.hub import SPACE_EXAMPLE_CLASSES, stage_space_folder
+
+    raw = tmp_path / "raw"
+    for index, name in enumerate(SPACE_EXAMPLE_CLASSES):  # generated stand-ins for the real photos
+        (raw / name).mkdir(parents=True)
+        for frame in (5, 10, 15):
+            render_example(index, frame, 32).save(raw / name / f"{name}{frame}.jpg")
+    staged = tmp_path / "space"
+    staged_files = stage_space_folder(SPACE_DIR, staged, examples_dir=raw)
+    assert "spelling.py" in staged_files and "examples/A_A10.jpg" in staged_files
+    code = textwrap.dedent(
+        f"""
+        import importlib.abc, sys
+        class BlockAslHf(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "asl_hf" or name.startswith("asl_hf."):
+                    raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)")
+        sys.meta_path.insert(0, BlockAslHf())
+        sys.path.insert(0, {str(staged)!r})
+        import app
+        assert app.SpellingMachine.__module__ == "spelling", app.SpellingMachine.__module__
+        machine = app.SpellingMachine()
+        machine.feed([("H", 0.9, t / 10) for t in range(10)] + [("I", 0.9, 1 + t / 10) for t in range(10)])
+        assert machine.text == "HI", machine.text
+        examples = app.find_examples(app.examples_folder())
+        assert [caption for _, caption in examples] == {sorted(SPACE_EXAMPLE_CLASSES)!r}, examples
+        demo = app.build_demo([], examples)
+        assert "asl_hf" not in sys.modules
+        print("ok", type(demo).__name__)
+        """
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=180,
+                            env={"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok Blocks"), result.stdout + result.stderr

@@ -34,8 +34,8 @@ def launch_command(*args: str) -> list[str]:
             "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO / "scripts" / "train.py"), *args]
 
 
-def run_training(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ACCELERATE_CONFIG_FILE": "/nonexistent"}
+def run_training(*args: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ACCELERATE_CONFIG_FILE": "/nonexistent", **(env or {})}
     result = subprocess.run(launch_command(*args), capture_output=True, text=True, timeout=timeout, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

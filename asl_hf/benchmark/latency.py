@@ -3,6 +3,8 @@
 Three kinds of figures per model:
 - ``predict``: ``asl_hf.inference.load_classifier(folder).predict([image])``, the path users call
   (with the classifier's default device: the GPU when there is one);
+- ``spell_frame``: the same classifier's ``predict_proba`` on one image plus one spelling-machine update, the
+  per-frame work of live fingerspelling (``asl_hf.spelling``);
 - ``preprocessing``: the model's own image processor vs the lean equivalent (same numbers, asserted);
 - one row per forward path (eager, channels_last, compile, ONNX Runtime fp32/int8): batch-1 latency
   with lean preprocessing included, batch throughput with and without preprocessing, test accuracy,
@@ -11,6 +13,7 @@ Three kinds of figures per model:
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -41,6 +44,21 @@ def _decoded_images(split: datasets.Dataset) -> tuple[list[Image.Image], list[in
     return images, labels
 
 
+def spell_frame_latency(classifier, pick, runs: int, warmup: int) -> dict:
+    """One live spelling frame, as the Space's Spell tab handles it: ``predict_proba`` on one decoded image, the top
+    label, then one ``SpellingMachine.update`` (frames 0.1 s apart, as the webcam stream sends them)."""
+    from ..spell_frames import top_predictions
+    from ..spelling import SpellingMachine
+
+    machine, frame_index = SpellingMachine(), itertools.count()
+
+    def step(i: int) -> None:
+        label, probability = top_predictions(classifier, [pick(i)])[0]
+        machine.update(label, probability, next(frame_index) / 10)  # its own clock: measure_latency restarts i
+
+    return measure_latency(step, runs, warmup).as_dict()
+
+
 def benchmark_inference(
     bench: BenchModel,
     test_split: datasets.Dataset,
@@ -60,6 +78,7 @@ def benchmark_inference(
 
     classifier = load_classifier(str(bench.folder), device=device)
     result = {"predict": measure_latency(lambda i: classifier.predict([pick(i)]), runs, warmup).as_dict()}
+    result["spell_frame"] = spell_frame_latency(classifier, pick, runs, warmup)
 
     reference_name, reference = reference_preprocessor(classifier)
     lean, differences = matching_lean_preprocessor(bench.bundle.spec, reference, images[:32])

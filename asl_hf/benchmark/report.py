@@ -43,6 +43,10 @@ def format_markdown(report: dict) -> str:
         inference = model["inference"]
         predict = inference["predict"]
         rows.append([model["name"], "`load_classifier().predict`", predict["p50_ms"], predict["p95_ms"], None, None, None, None, None])
+        if "spell_frame" in inference:  # reports written before spelling existed have no such row
+            spell = inference["spell_frame"]
+            rows.append([model["name"], "one spelling frame: `predict_proba` + `SpellingMachine.update`", spell["p50_ms"],
+                         spell["p95_ms"], None, None, None, None, None])
         for name, path in inference["paths"].items():
             rows.append([
                 model["name"], f"{name} + lean preprocessing", path["batch1_ms"]["p50_ms"], path["batch1_ms"]["p95_ms"],
@@ -74,10 +78,12 @@ def format_markdown(report: dict) -> str:
             steps = sorted(pipeline["augmentation_steps_us"].items(), key=lambda item: -item[1])
             rows.append([
                 model["name"], training["loop_images_per_second"], training["compute_images_per_second"], training["loop_to_compute"],
-                training["num_workers"], pipeline["decode_images_per_second"], pipeline["decode_augment_images_per_second"],
+                training["num_workers"], training.get("input_path", "-"),
+                model.get("saved_results", {}).get("train_samples_per_second", "-"), pipeline["decode_images_per_second"], pipeline["decode_augment_images_per_second"],
                 ", ".join(f"{name} {us:.0f}" for name, us in steps),
             ])
-        out += _table(["model", "training loop", "compute only", "loop / compute", "workers", "decode only (img per CPU-s)",
+        out += _table(["model", "training loop", "compute only", "loop / compute", "workers", "input",
+                       "whole training run (all_results.json)", "decode only (img per CPU-s)",
                        "decode + augment (img per CPU-s)", "augmentation steps, CPU µs/image"], rows)
 
     out += ["", "### Accuracy and memory", ""]

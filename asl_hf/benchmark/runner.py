@@ -92,7 +92,8 @@ def benchmark_model(source: dict, options: BenchmarkOptions) -> dict:
             "folder": str(source.get("model_dir") or ""),
             "trained": bench.trained,
             "num_parameters": bench.bundle.num_parameters,
-            "saved_results": {k: bench.results[k] for k in ("test_accuracy", "test_macro_f1", "eval_accuracy", "eval_macro_f1") if k in bench.results},
+            "saved_results": {k: bench.results[k] for k in ("test_accuracy", "test_macro_f1", "eval_accuracy", "eval_macro_f1",
+                                                            "train_samples_per_second") if k in bench.results},
         }
         result["inference"] = benchmark_inference(
             bench, splits["test"], options.device, options.paths, options.runs, options.warmup, options.batch_size, splits["train"],

@@ -1,7 +1,8 @@
 """Training throughput: the real loop (load, augment, forward, backward, step) vs compute alone.
 
-The real loop is built from the training code's own pieces (``build_train_transform``,
-``batch_transform``, ``collate``, a ``DataLoader`` with the same worker settings, AdamW, cross
+The real loop is built from the training code's own pieces (preloaded images with
+``build_tensor_train_transform`` when they fit in memory, as ``--preload_images auto`` does, else
+``build_train_transform`` + ``batch_transform`` in worker processes; ``collate``, AdamW, cross
 entropy, gradient clipping). Compute-only runs the same steps on one pre-made batch, so
 ``loop / compute`` says how much the input pipeline holds the model back (1.0 = not at all).
 """
@@ -18,7 +19,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from ..transforms import AugmentationConfig, batch_transform, build_train_transform, collate
+from ..training.preload import DEFAULT_MAX_PRELOAD_BYTES, preload_bytes, preload_split
+from ..transforms import (
+    AugmentationConfig,
+    batch_transform,
+    build_resize_transform,
+    build_tensor_train_transform,
+    build_train_transform,
+    collate,
+)
 from .models import BenchModel
 
 
@@ -74,6 +83,12 @@ def benchmark_training(
         _train_step(bench, model, optimizer, batch, device)
 
     dataset = train_split.with_transform(batch_transform(build_train_transform(bundle.spec, AugmentationConfig())))
+    input_path = "streaming"
+    if preload_bytes(len(train_split), bundle.spec.height, bundle.spec.width) <= DEFAULT_MAX_PRELOAD_BYTES:
+        # As the training loop does (``--preload_images auto``): decode and resize once, augment in this process.
+        dataset = preload_split(train_split, build_resize_transform(bundle.spec),
+                                build_tensor_train_transform(bundle.spec, AugmentationConfig()), show_progress=False)
+        input_path, num_workers = "preloaded", 0
     # Fork like the training loop does on Linux (this runs in a spawned child whose default would be spawn).
     context = "fork" if num_workers > 0 and "fork" in multiprocessing.get_all_start_methods() else None
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate,
@@ -88,6 +103,7 @@ def benchmark_training(
         "batch_size": batch_size,
         "steps": steps,
         "num_workers": num_workers,
+        "input_path": input_path,
         "loop_images_per_second": loop,
         "compute_images_per_second": compute,
         "loop_to_compute": round(loop / compute, 3),

@@ -3,7 +3,7 @@
 from .card import build_dataset_card
 from .loading import FEATURES, load_hub_dataset, load_image_folder, load_prepared_dataset
 from .prepare import PreparedData, atomic_output_dir, load_and_split, prepare_dataset
-from .scan import ScanReport, scan_image_folder
+from .scan import ScanReport, resolve_nested_root, scan_image_folder
 from .splitting import SPLIT_BY_CHOICES, format_split_table, split_dataset
 from .synthetic import ensure_default_data, generate_synthetic_asl
 
@@ -22,6 +22,7 @@ __all__ = [
     "load_image_folder",
     "load_prepared_dataset",
     "prepare_dataset",
+    "resolve_nested_root",
     "scan_image_folder",
     "split_dataset",
 ]

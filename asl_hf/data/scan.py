@@ -134,6 +134,24 @@ def check_image_file(path: str, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[str
         return kind, message, False
 
 
+def resolve_nested_root(root: str | os.PathLike, announce: bool = True) -> Path:
+    """``root``, or ``root/<same name>`` when that folder is all ``root`` holds (hidden entries such as ``.DS_Store``
+    aside): the public data set unpacks to ``asl_alphabet_train/asl_alphabet_train/<CLASS>/`` and
+    ``asl_alphabet_test/asl_alphabet_test/<CLASS>_test.jpg``. Says so in one line unless ``announce=False``.
+
+    A folder named like a class (``A/A/``) is left alone: that is a one-class root, not a nested download."""
+    path = Path(root)
+    if not path.is_dir() or path.name in CLASS_NAMES:
+        return path
+    entries = [entry for entry in path.iterdir() if not entry.name.startswith(".")]
+    if len(entries) != 1 or entries[0].name != path.name or not entries[0].is_dir():
+        return path
+    inner = entries[0]
+    if announce and os.environ.get("LOCAL_RANK", "0") == "0":  # under accelerate/torchrun, one line is enough
+        print(f"{path.name}: using the nested folder {path.name}/{inner.name} ({inner})")
+    return inner
+
+
 def _check(args: tuple[str, int]) -> tuple[str | None, str, bool]:
     return check_image_file(*args)
 
@@ -149,9 +167,10 @@ def scan_image_folder(
     """Scan ``root/<CLASS>/*`` and sort every file into usable images and reported problems.
 
     ``strict=True`` raises :class:`DataError` naming the first problem instead of skipping.
-    The folder is only read, never modified.
+    The folder is only read, never modified. A download-style ``root/<same name>/<CLASS>/`` is read from the inner
+    folder (see :func:`resolve_nested_root`).
     """
-    root_path = Path(root)
+    root_path = resolve_nested_root(root)
     if not root_path.is_dir():
         raise DataError(f"{root}: not a folder (expected <root>/<CLASS>/<image files>)")
     report = ScanReport(root=str(root_path))

@@ -19,6 +19,12 @@ Known incompatibility (timm 1.0.31 with transformers 5.x): ``timm.models.save_fo
 values for keyword argument 'num_classes'". :func:`save_mobilenetv2` removes the duplicate from ``model_args``; the
 root ``num_classes`` (which both loaders read) stays. ``tests/test_mobilenet.py`` checks that the plain timm folder
 still fails, so the workaround can go when the two libraries agree.
+
+Where the ImageNet weights come from: timm downloads ``timm/mobilenetv2_100.ra_in1k`` through ``huggingface_hub``, so
+a Hugging Face cache that holds it (``HF_HUB_CACHE``, with ``HF_HUB_OFFLINE=1`` to skip the Hub) works offline, and
+``pretrained_weights=PATH`` (``--pretrained_weights``) loads a local safetensors file through timm's own ``file``
+override of the pretrained config. :func:`describe_pretrained_source` says which source a run will use, before the
+model is built, and fails with one line naming the ways out when there is none.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from pathlib import Path
 
 import httpx
 import timm
+import torch
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
 from huggingface_hub.errors import EntryNotFoundError
 from timm.layers import FrozenBatchNormAct2d, unfreeze_batch_norm_2d
 from torch import nn
@@ -43,7 +52,10 @@ __all__ = [
     "IMAGENET_CHECKPOINT",
     "create_mobilenetv2",
     "data_config",
+    "describe_pretrained_source",
     "freeze_backbone",
+    "frozen_prefix",
+    "TopOfNetwork",
     "head_modules",
     "head_parameters",
     "load_mobilenetv2",
@@ -61,8 +73,18 @@ IMAGENET_CHECKPOINT = "timm/mobilenetv2_100.ra_in1k"
 FROZEN_STATISTICS = "asl_frozen_statistics"
 """Attribute set on BatchNorm layers whose running statistics must not move (read by :func:`set_train_mode`)."""
 
-_HUB_ERRORS = (OSError, EntryNotFoundError, httpx.HTTPError)
+try:  # huggingface_hub 2.x talks through httpx2, whose errors are not httpx's
+    import httpx2
+
+    _HTTP_ERRORS: tuple[type[BaseException], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:
+    _HTTP_ERRORS = (httpx.HTTPError,)
+
+_HUB_ERRORS = (OSError, EntryNotFoundError, *_HTTP_ERRORS)
 """What a Hub download raises when offline, unreachable or refused (huggingface_hub 2.x)."""
+
+_TIMM_HUB_FILES = ("model.safetensors", "pytorch_model.bin")
+"""What timm asks the Hub (or the cache) for, in this order, when the pretrained config names no file."""
 
 
 def create_mobilenetv2(
@@ -72,27 +94,37 @@ def create_mobilenetv2(
     drop_rate: float = 0.2,
     image_size: int | None = None,
     model_name: str = DEFAULT_MODEL_NAME,
+    pretrained_weights: str | os.PathLike | None = None,
 ) -> nn.Module:
     """MobileNetV2 with a new ``num_labels``-way classifier (ImageNet backbone weights unless ``pretrained=False``).
 
-    ``image_size`` changes the input size recorded in the model's data config (MobileNetV2 accepts any size),
-    so training, the saved config and every loader agree on it.
+    The weights come from timm's Hub checkpoint (downloaded, or found in the local Hugging Face cache), or from
+    ``pretrained_weights``: a local ``.safetensors`` file of ``model_name`` (timm's keys; its classifier is dropped
+    when ``num_labels`` differs, as timm does for Hub weights). ``image_size`` changes the input size recorded in
+    the model's data config (MobileNetV2 accepts any size), so training, the saved config and every loader agree on it.
     """
     if not timm.is_model(model_name):
         raise AslError(f"unknown timm model {model_name!r}")
-    if pretrained and not timm.models.is_model_pretrained(model_name):
-        raise AslError(f"timm has no pretrained weights for {model_name}; train from random weights with --no_pretrained")
-    try:
-        model = timm.create_model(model_name, pretrained=pretrained, num_classes=num_labels, drop_rate=drop_rate)
-    except _HUB_ERRORS as error:
+    if pretrained_weights is not None:
         if not pretrained:
-            raise
-        checkpoint = timm.models.get_pretrained_cfg(model_name).hf_hub_id or model_name
-        raise AslError(
-            f"could not get the ImageNet weights of {model_name} ({checkpoint}) from the Hugging Face Hub "
-            f"({type(error).__name__}); connect to the internet, or train from random weights with --no_pretrained"
-        ) from error
+            raise AslError("give either --pretrained_weights or --no_pretrained, not both")
+        path = _check_weights_file(pretrained_weights, model_name, num_labels)
+        try:
+            model = timm.create_model(model_name, pretrained=True, num_classes=num_labels, drop_rate=drop_rate,
+                                      pretrained_cfg_overlay={"file": str(path)})
+        except (OSError, RuntimeError, ValueError) as error:  # checked above; a file that changed since, or unreadable
+            raise AslError(f"--pretrained_weights {path}: could not load it into {model_name} ({type(error).__name__}: {_first_line(error)})") from error
+    else:
+        if pretrained and not timm.models.is_model_pretrained(model_name):
+            raise AslError(f"timm has no pretrained weights for {model_name}; train from random weights with --no_pretrained")
+        try:
+            model = timm.create_model(model_name, pretrained=pretrained, num_classes=num_labels, drop_rate=drop_rate)
+        except _HUB_ERRORS as error:
+            if not pretrained:
+                raise
+            raise AslError(_no_weights_message(model_name, type(error).__name__)) from error
     cfg = dict(model.pretrained_cfg)
+    cfg.pop("file", None)  # where this run's weights came from, not part of the model
     if image_size:
         cfg["input_size"] = (3, image_size, image_size)
         for stale in ("test_input_size", "pool_size"):  # described the ImageNet resolution
@@ -104,6 +136,117 @@ def create_mobilenetv2(
         cfg["label_names"] = list(names)
     model.pretrained_cfg = cfg
     return model
+
+
+# --- where the pretrained weights come from ------------------------------------------------------------------------
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:200]
+
+
+def _hub_checkpoint(model_name: str) -> str:
+    """The Hub repo timm downloads ``model_name``'s default weights from (``user/name[@revision]``)."""
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    return (cfg.hf_hub_id if cfg else None) or model_name
+
+
+def _no_weights_message(model_name: str, reason: str) -> str:
+    """One line: why the ImageNet weights are out of reach, and the ways out."""
+    checkpoint = _hub_checkpoint(model_name)
+    hub = "HF_HUB_OFFLINE=1" if hf_constants.HF_HUB_OFFLINE else reason
+    return (
+        f"could not get the ImageNet weights of {model_name} ({checkpoint}): not from the Hugging Face Hub ({hub}) and "
+        f"not in the local Hugging Face cache at {hf_constants.HF_HUB_CACHE}; connect to the internet, point HF_HUB_CACHE "
+        f"at a cache that holds {checkpoint} (with HF_HUB_OFFLINE=1), give a local safetensors file with "
+        f"--pretrained_weights PATH, or train from random weights with --no_pretrained"
+    )
+
+
+def _check_weights_file(pretrained_weights: str | os.PathLike, model_name: str, num_labels: int) -> Path:
+    """Check that a local file holds safetensors weights for ``model_name`` (header only; no tensor is read).
+
+    The classifier may differ (or be absent) when ``num_labels`` differs from the checkpoint's classes: timm drops it
+    then. BatchNorm ``num_batches_tracked`` counters may be absent. Every other key must be there with its shape."""
+    from safetensors import safe_open
+
+    path = Path(pretrained_weights).expanduser()
+    if not path.is_file():
+        raise AslError(f"--pretrained_weights {path}: no such file (expected a .safetensors file of timm's {model_name})")
+    if path.suffix != ".safetensors":
+        raise AslError(f"--pretrained_weights {path}: not a .safetensors file (timm's {model_name} weights in safetensors format are expected)")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    except Exception as error:  # safetensors raises its own SafetensorError (not an OSError) for a bad header
+        raise AslError(f"--pretrained_weights {path}: not a readable safetensors file ({_first_line(error)})") from error
+    with torch.device("meta"):  # the expected keys and shapes, without allocating or initialising weights
+        reference = timm.create_model(model_name, pretrained=False, num_classes=num_labels)
+    expected = {key: tuple(value.shape) for key, value in reference.state_dict().items()}
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    classifier = cfg.classifier if cfg else None
+    classifiers = (classifier,) if isinstance(classifier, str) else tuple(classifier or ())
+    optional = set()
+    if cfg is None or num_labels != cfg.num_classes:  # timm drops the checkpoint's classifier: it may be anything
+        optional = {key for name in classifiers for key in (f"{name}.weight", f"{name}.bias")}
+    missing = [k for k in expected if k not in shapes and k not in optional and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in shapes if k not in expected and k not in optional]
+    wrong = [f"{k} {list(shapes[k])} (expected {list(expected[k])})" for k in shapes
+             if k in expected and k not in optional and shapes[k] != expected[k]]
+    if missing or unexpected or wrong:
+        parts = [f"{len(items)} {what} (first: {items[0]})" for what, items in
+                 (("missing keys", missing), ("unexpected keys", unexpected), ("keys of the wrong shape", wrong)) if items]
+        raise AslError(f"--pretrained_weights {path}: not weights of timm's {model_name}: {'; '.join(parts)}")
+    return path
+
+
+def describe_pretrained_source(model_name: str = DEFAULT_MODEL_NAME, pretrained_weights: str | os.PathLike | None = None) -> str:
+    """Say where :func:`create_mobilenetv2` will get the pretrained weights from, or raise a one-line :class:`AslError`.
+
+    Checked without downloading the weights: a local file by its safetensors header; the Hugging Face cache with
+    ``try_to_load_from_cache`` (``HF_HUB_CACHE``); the Hub with one metadata request. Under ``HF_HUB_OFFLINE=1`` only the
+    cache counts. The order follows timm: the Hub when it answers, else the cache."""
+    if pretrained_weights is not None:
+        path = _check_weights_file(pretrained_weights, model_name, len(CLASS_NAMES))
+        return f"ImageNet weights from the local file {path} (--pretrained_weights)"
+    if not timm.is_model(model_name):
+        raise AslError(f"unknown timm model {model_name!r}")
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    if cfg is None or not timm.models.is_model_pretrained(model_name):
+        raise AslError(f"timm has no pretrained weights for {model_name}; train from random weights with --no_pretrained")
+    if not cfg.hf_hub_id:  # a plain URL checkpoint (not mobilenetv2_100): timm's own download cache, not checked here
+        return f"ImageNet weights of {model_name} from {cfg.url} (timm's download)"
+    checkpoint = cfg.hf_hub_id
+    repo_id, _, revision = checkpoint.partition("@")
+    revision = revision or None
+    filenames = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _TIMM_HUB_FILES
+    cache = hf_constants.HF_HUB_CACHE
+
+    def cached(commit: str | None = revision) -> str | None:
+        for filename in filenames:
+            found = try_to_load_from_cache(repo_id, filename, cache_dir=cache, revision=commit)
+            if isinstance(found, str):
+                return found
+        return None
+
+    if hf_constants.HF_HUB_OFFLINE:
+        if cached():
+            return f"ImageNet weights {checkpoint} from the local Hugging Face cache at {cache} (offline)"
+        raise AslError(_no_weights_message(model_name, "offline"))
+    reason = "not found"
+    for filename in filenames:
+        try:
+            metadata = get_hf_file_metadata(hf_hub_url(repo_id, filename, revision=revision), timeout=10)
+        except EntryNotFoundError:
+            continue
+        except _HUB_ERRORS as error:
+            reason = f"unreachable: {type(error).__name__}"
+            break
+        in_cache = " (already in the local cache)" if metadata.commit_hash and cached(metadata.commit_hash) else ""
+        return f"ImageNet weights {checkpoint} from the Hugging Face Hub ({hf_constants.ENDPOINT}){in_cache}"
+    if cached():
+        return (f"ImageNet weights {checkpoint} from the local Hugging Face cache at {cache} (Hub {reason}; "
+                f"set HF_HUB_OFFLINE=1 to skip timm's retries)")
+    raise AslError(_no_weights_message(model_name, reason))
 
 
 def data_config(model: nn.Module) -> dict:
@@ -142,9 +285,13 @@ def _is_batch_norm(module: nn.Module) -> bool:
     return isinstance(module, nn.modules.batchnorm._BatchNorm)  # includes timm's BatchNormAct2d
 
 
-def freeze_backbone(model: nn.Module) -> nn.Module:
+def freeze_backbone(model: nn.Module, train_bn_statistics: bool = True) -> nn.Module:
     """Phase 1: only the head trains; every backbone BatchNorm keeps its ImageNet statistics.
 
+    The head's BatchNorm (``bn2``) trains its scale and shift, and its running statistics too unless
+    ``train_bn_statistics=False``: with ImageNet weights its statistics are part of what was learned (and in
+    BatchNorm-folded checkpoints they are identity), so re-estimating them from 32-image batches throws away the
+    pretrained projection; that is what held phase 1 at 44% validation accuracy on real photos.
     Call :func:`set_train_mode` instead of ``model.train()`` so the frozen statistics stay frozen.
     """
     model.requires_grad_(False)
@@ -153,7 +300,7 @@ def freeze_backbone(model: nn.Module) -> nn.Module:
     head = {id(sub) for module in head_modules(model) for sub in module.modules()}
     for module in model.modules():
         if _is_batch_norm(module):
-            setattr(module, FROZEN_STATISTICS, id(module) not in head)
+            setattr(module, FROZEN_STATISTICS, id(module) not in head or not train_bn_statistics)
     return model
 
 
@@ -164,13 +311,36 @@ def unfreeze_top_blocks(model: nn.Module, k: int, train_bn_statistics: bool = Tr
     ``train_bn_statistics=False`` (Keras' fine-tuning advice for small batches: keep them in inference mode).
     """
     top = _top_blocks(model, k)
-    freeze_backbone(model)
+    freeze_backbone(model, train_bn_statistics)
     for block in top:
         block.requires_grad_(True)
         for module in block.modules():
             if _is_batch_norm(module):
                 setattr(module, FROZEN_STATISTICS, not train_bn_statistics)
     return model
+
+
+def frozen_prefix(model: nn.Module, k: int) -> nn.Sequential:
+    """The part of the network no phase trains when the top ``k`` blocks are fine-tuned: stem and the other blocks.
+
+    Its output can be computed once per (augmented) image and cached (see ``asl_hf.training.feature_cache``)."""
+    blocks = list(model.blocks)
+    return nn.Sequential(model.conv_stem, model.bn1, *blocks[: len(blocks) - len(_top_blocks(model, k))])
+
+
+class TopOfNetwork(nn.Module):
+    """The rest of the network after :func:`frozen_prefix`: the top ``k`` blocks, the head and the classifier.
+
+    It shares its parameters with ``model``, so training it trains ``model``; for any input,
+    ``TopOfNetwork(model, k)(frozen_prefix(model, k)(x))`` equals ``model(x)``."""
+
+    def __init__(self, model: nn.Module, k: int):
+        super().__init__()
+        self.model = model
+        self.top = nn.Sequential(*_top_blocks(model, k))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_head(self.model.bn2(self.model.conv_head(self.top(features))))
 
 
 def set_train_mode(model: nn.Module, mode: bool = True) -> nn.Module:

@@ -7,10 +7,14 @@ owns the phases, evaluation and the output folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shlex
 import shutil
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,15 +22,27 @@ import torch.nn.functional as F
 from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
 from accelerate.utils import ProjectConfiguration, set_seed
 from safetensors.torch import load_file
-from torch.utils.data import DataLoader
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..constants import CLASS_NAMES
 from ..data import ensure_default_data, load_and_split, load_prepared_dataset
 from ..data.prepare import atomic_output_dir
 from ..errors import AslError, OutputExistsError
-from ..transforms import AugmentationConfig, batch_transform, build_eval_transform, build_train_transform, collate
+from ..transforms import (
+    AugmentationConfig,
+    batch_transform,
+    build_eval_transform,
+    build_normalise_transform,
+    build_resize_transform,
+    build_tensor_train_transform,
+    build_train_transform,
+    collate,
+)
+from .feature_cache import DEFAULT_MAX_CACHE_BYTES, compute_features, feature_bytes
 from .model_factory import ModelBundle, build_model_bundle
+from .preload import DEFAULT_MAX_PRELOAD_BYTES, preload_bytes, preload_split
 from .schedule import group_lambdas, phase_at_epoch
 
 CHECKPOINT_DIR = "checkpoints"
@@ -54,9 +70,18 @@ def load_splits(args, accelerator: Accelerator):
     if args.max_eval_samples:
         for name in ("validation", "test"):
             splits[name] = splits[name].shuffle(seed=args.seed).select(range(min(args.max_eval_samples, len(splits[name]))))
-    info = {**source, "dataset_name": args.dataset_name, "split_by": args.split_by, "seed": args.seed}
+    info = {**source, "dataset_name": args.dataset_name, "split_by": args.split_by, "seed": args.seed,
+            "command": "accelerate launch scripts/train.py " + " ".join("***" if args.hub_token and a == args.hub_token else shlex.quote(a) for a in sys.argv[1:])}
+    if args.dataset_dir:  # the split was made by prepare_data.py: record how, not this run's (unused) split flags
+        made = _read_split_info(Path(args.dataset_dir))
+        info.update({key: made[key] for key in ("split_by", "group_size", "seed", "train_dir", "synthetic") if key in made})
     info.update({f"num_{name}": len(splits[name]) for name in ("train", "validation", "test")})
     return splits, info
+
+
+def _read_split_info(dataset_dir: Path) -> dict:
+    path = dataset_dir / "split_info.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def find_latest_checkpoint(output_dir: Path) -> Path | None:
@@ -67,13 +92,17 @@ def find_latest_checkpoint(output_dir: Path) -> Path | None:
 
 
 def evaluate_split(
-    accelerator: Accelerator, bundle: ModelBundle, model, dataloader, desc: str, show_progress: bool = True
+    accelerator: Accelerator, bundle: ModelBundle, model, dataloader, desc: str, show_progress: bool = True,
+    autocast: bool = True,
 ) -> tuple[list[int], list[int], float]:
-    """Predictions, references and mean loss over a whole split, exact under DDP (``gather_for_metrics``)."""
+    """Predictions, references and mean loss over a whole split, exact under DDP (``gather_for_metrics``).
+
+    ``autocast=False`` evaluates in float32 even under mixed precision: the reported scores are those of the saved
+    float32 model as users run it."""
     model.eval()
     predictions, references, losses = [], [], []
     for batch in tqdm(dataloader, desc=desc, leave=False, disable=not (show_progress and accelerator.is_local_main_process)):
-        with torch.no_grad(), accelerator.autocast():
+        with torch.no_grad(), (accelerator.autocast() if autocast else contextlib.nullcontext()):
             logits = bundle.logits(model, batch["pixel_values"])
         loss = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
         preds, refs, loss = accelerator.gather_for_metrics((logits.argmax(-1), batch["labels"], loss))
@@ -91,18 +120,80 @@ def _save_checkpoint(accelerator: Accelerator, output_dir: Path, name: str, stat
     accelerator.wait_for_everyone()
 
 
-def train(args) -> dict:
-    """Train, keep the best epoch by validation accuracy, evaluate it on validation and test, save everything."""
-    from ..evaluation import compute_classification_metrics, write_results_json, write_split_report
+@dataclass
+class TrainingData:
+    """What the epochs iterate over, and which module they train and evaluate on it."""
 
-    output_dir = Path(args.output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()) and not (args.overwrite_output_dir or args.resume_from_checkpoint):
-        raise OutputExistsError(f"{output_dir}: already exists and is not empty (pass --overwrite_output_dir, or --resume_from_checkpoint latest)")
+    train: Dataset
+    evals: dict[str, Dataset]
+    module: nn.Module
+    """``bundle.model``, or (feature cache) the top of the network that reads the cached features."""
+    mode: str
+    """"feature cache", "preloaded" or "streaming": where the training inputs come from."""
+    num_workers: int
 
+
+def _augmentation(args) -> AugmentationConfig:
+    return AugmentationConfig(
+        rotation=args.rotation, shift=args.shift, shear=args.shear, zoom=args.zoom,
+        brightness=args.color_jitter, contrast=args.color_jitter, saturation=args.color_jitter,
+        hue=0.0, horizontal_flip=args.horizontal_flip,
+    )
+
+
+def _use_feature_cache(args, bundle: ModelBundle, splits, accelerator: Accelerator) -> bool:
+    """``auto``: on CPU, when the model has a frozen part with blocks in it and its features fit in memory."""
+    if args.cache_frozen_features == "never" or bundle.frozen_prefix is None:
+        if args.cache_frozen_features == "always" and bundle.frozen_prefix is None:
+            raise AslError(f"--cache_frozen_features always: {bundle.kind} has no part that every phase keeps frozen")
+        return False
+    if args.cache_frozen_features == "always":
+        return True
+    if accelerator.device.type != "cpu":
+        return False
+    images = len(splits["train"]) * args.feature_cache_views + len(splits["validation"]) + len(splits["test"])
+    spec = bundle.spec
+    return feature_bytes(bundle.frozen_prefix(), (3, spec.height, spec.width), images, 1) <= DEFAULT_MAX_CACHE_BYTES
+
+
+def _use_preload(args, bundle: ModelBundle, splits) -> bool:
+    if args.preload_images != "auto":
+        return args.preload_images == "always"
+    images = sum(len(splits[name]) for name in ("train", "validation", "test"))
+    return preload_bytes(images, bundle.spec.height, bundle.spec.width) <= DEFAULT_MAX_PRELOAD_BYTES
+
+
+def build_training_data(args, bundle: ModelBundle, splits, accelerator: Accelerator) -> TrainingData:
+    """The fastest input path that fits: cached frozen features, preloaded images, or decoding on the fly."""
+    show = accelerator.is_local_main_process and not args.no_progress
+    workers = args.dataloader_num_workers
+    train_transform = build_train_transform(bundle.spec, _augmentation(args))
+    eval_transform = build_eval_transform(bundle.spec)
+    if _use_feature_cache(args, bundle, splits, accelerator):
+        prefix = bundle.frozen_prefix().to(accelerator.device)
+        cache = lambda ds, views, dtype, desc: compute_features(  # noqa: E731
+            prefix, ds, views, args.per_device_train_batch_size, accelerator.device, dtype, desc, show, workers or 0)
+        train = cache(splits["train"].with_transform(batch_transform(train_transform)), args.feature_cache_views,
+                      torch.float16, f"Caching frozen features ({args.feature_cache_views} augmented views)")
+        evals = {name: cache(splits[name].with_transform(batch_transform(eval_transform)), 1, torch.float32, f"Caching {name} features")
+                 for name in ("validation", "test")}
+        return TrainingData(train, evals, bundle.top_of_network(), "feature cache", 0)
+    if _use_preload(args, bundle, splits):
+        resize = build_resize_transform(bundle.spec)
+        normalise = build_normalise_transform(bundle.spec)
+        train = preload_split(splits["train"], resize, build_tensor_train_transform(bundle.spec, _augmentation(args)), "Preloading train", show)
+        evals = {name: preload_split(splits[name], resize, normalise, f"Preloading {name}", show) for name in ("validation", "test")}
+        return TrainingData(train, evals, bundle.model, "preloaded", 0)
+    evals = {name: splits[name].with_transform(batch_transform(eval_transform)) for name in ("validation", "test")}
+    train = splits["train"].with_transform(batch_transform(train_transform))
+    return TrainingData(train, evals, bundle.model, "streaming", 2 if workers is None else workers)
+
+
+def _make_accelerator(args, output_dir: Path) -> Accelerator:
     kwargs_handlers = []
     if args.model != "cnn":  # phases change which parameters get gradients; DDP must tolerate unused ones
         kwargs_handlers.append(DistributedDataParallelKwargs(find_unused_parameters=True))
-    accelerator = Accelerator(
+    return Accelerator(
         mixed_precision=args.mixed_precision,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         log_with=None if args.report_to == "none" else args.report_to,
@@ -110,41 +201,88 @@ def train(args) -> dict:
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
         kwargs_handlers=kwargs_handlers,
     )
-    if args.no_progress:  # the libraries' own bars too (saving shards, loading weights, datasets)
-        import datasets
-        import transformers
-        from huggingface_hub.utils import disable_progress_bars
 
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
-        disable_progress_bars()
-    if args.overwrite_output_dir and not args.resume_from_checkpoint and accelerator.is_main_process and output_dir.exists():
-        shutil.rmtree(output_dir)
-    accelerator.wait_for_everyone()
-    set_seed(args.seed)
 
-    splits, data_info = load_splits(args, accelerator)
-    bundle = build_model_bundle(args)
-    model = bundle.model
-    augmentation = AugmentationConfig(
-        rotation=args.rotation, shift=args.shift, shear=args.shear, zoom=args.zoom,
-        brightness=args.color_jitter, contrast=args.color_jitter, saturation=args.color_jitter,
-        hue=0.0, horizontal_flip=args.horizontal_flip,
-    )
-    train_ds = splits["train"].with_transform(batch_transform(build_train_transform(bundle.spec, augmentation)))
-    eval_transform = batch_transform(build_eval_transform(bundle.spec))
-    eval_sets = {name: splits[name].with_transform(eval_transform) for name in ("validation", "test")}
-    loader_kwargs = {"collate_fn": collate, "num_workers": args.dataloader_num_workers, "persistent_workers": args.dataloader_num_workers > 0}
-    train_dl = DataLoader(train_ds, batch_size=args.per_device_train_batch_size, shuffle=True, **loader_kwargs)
-    eval_dls = {name: DataLoader(ds, batch_size=args.per_device_eval_batch_size, **loader_kwargs) for name, ds in eval_sets.items()}
+def _quiet_library_progress_bars() -> None:
+    """--no_progress: the libraries' own bars too (saving shards, loading weights, datasets)."""
+    import datasets
+    import transformers
+    from huggingface_hub.utils import disable_progress_bars
 
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    disable_progress_bars()
+
+
+def _make_optimiser(args, bundle: ModelBundle):
     group_names = [name for name, params in bundle.groups.items() if params and any(name in p.group_lrs for p in bundle.phases)]
     base_lrs = {name: max(p.group_lrs.get(name, 0.0) for p in bundle.phases) for name in group_names}
     optimizer = torch.optim.AdamW(
         [{"params": bundle.groups[name], "lr": base_lrs[name], "name": name} for name in group_names],
         weight_decay=args.weight_decay,
     )
-    model, optimizer, train_dl, *prepared_eval = accelerator.prepare(model, optimizer, train_dl, *eval_dls.values())
+    return optimizer, group_names, base_lrs
+
+
+def _resume_state(args, accelerator: Accelerator, output_dir: Path) -> dict:
+    state = {"global_step": 0, "epoch": 0, "batches_in_epoch": 0, "best_accuracy": -1.0, "best_epoch": None, "history": [], "samples_seen": 0}
+    if not args.resume_from_checkpoint:
+        return state
+    path = find_latest_checkpoint(output_dir) if args.resume_from_checkpoint == "latest" else Path(args.resume_from_checkpoint)
+    if path is None:
+        accelerator.print(f"No checkpoint in {output_dir / CHECKPOINT_DIR}; starting from scratch")
+        return state
+    if not (path / STATE_FILE).is_file():
+        raise AslError(f"{path}: not a complete checkpoint (no {STATE_FILE})")
+    accelerator.load_state(str(path))
+    state = json.loads((path / STATE_FILE).read_text())
+    accelerator.print(f"Resumed from {path}: epoch {state['epoch']}, step {state['global_step']}, batch {state['batches_in_epoch']}")
+    return state
+
+
+def _keep_if_best(accelerator: Accelerator, bundle: ModelBundle, output_dir: Path, state: dict, accuracy: float, epoch: int) -> None:
+    """Save the model as the best one so far when its validation accuracy is the highest yet."""
+    if accuracy <= state["best_accuracy"]:
+        return
+    state["best_accuracy"], state["best_epoch"] = accuracy, epoch + 1
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        with atomic_output_dir(output_dir / BEST_DIR, overwrite=True) as staging:
+            bundle.save(bundle.model, staging)
+
+
+def train(args) -> dict:
+    """Train, keep the best epoch by validation accuracy, evaluate it on validation and test, save everything."""
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()) and not (args.overwrite_output_dir or args.resume_from_checkpoint):
+        raise OutputExistsError(f"{output_dir}: already exists and is not empty (pass --overwrite_output_dir, or --resume_from_checkpoint latest)")
+    accelerator = _make_accelerator(args, output_dir)
+    if args.no_progress:
+        _quiet_library_progress_bars()
+    if args.overwrite_output_dir and not args.resume_from_checkpoint and accelerator.is_main_process and output_dir.exists():
+        shutil.rmtree(output_dir)
+    accelerator.wait_for_everyone()
+    set_seed(args.seed)
+
+    # Phase 1: data and model.
+    splits, data_info = load_splits(args, accelerator)
+    bundle = build_model_bundle(args)
+    if bundle.kind == "mobilenetv2" and not args.no_pretrained and args.model == "mobilenetv2":
+        from ..models.mobilenet import describe_pretrained_source
+
+        accelerator.print(describe_pretrained_source(pretrained_weights=args.pretrained_weights))
+    bundle.model.to(accelerator.device)
+    data = build_training_data(args, bundle, splits, accelerator)
+    data_info["input_path"] = data.mode
+    loader_kwargs = {"collate_fn": collate, "num_workers": data.num_workers, "persistent_workers": data.num_workers > 0}
+    # drop_last: a last batch of one image would break BatchNorm's batch statistics (the CNN's dense layer)
+    train_dl = DataLoader(data.train, batch_size=args.per_device_train_batch_size, shuffle=True,
+                          drop_last=len(data.train) > args.per_device_train_batch_size, **loader_kwargs)
+    eval_dls = {name: DataLoader(ds, batch_size=args.per_device_eval_batch_size, **loader_kwargs) for name, ds in data.evals.items()}
+
+    # Phase 2: optimiser, schedule, Accelerate, trackers, resume.
+    optimizer, group_names, base_lrs = _make_optimiser(args, bundle)
+    model, optimizer, train_dl, *prepared_eval = accelerator.prepare(data.module, optimizer, train_dl, *eval_dls.values())
     eval_dls = dict(zip(eval_dls, prepared_eval))
     steps_per_epoch = math.ceil(len(train_dl) / args.gradient_accumulation_steps)
     lambdas = group_lambdas(
@@ -156,117 +294,142 @@ def train(args) -> dict:
     total_steps = total_epochs * steps_per_epoch
     if args.max_train_steps:
         total_steps = min(total_steps, args.max_train_steps)
-
     training_args = {k: v for k, v in vars(args).items() if k != "hub_token"}  # never the token (files, trackers)
     tracker_config = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in training_args.items()}
     accelerator.init_trackers(args.project_name, config=tracker_config)
+    state = _resume_state(args, accelerator, output_dir)
 
-    state = {"global_step": 0, "epoch": 0, "batches_in_epoch": 0, "best_accuracy": -1.0, "best_epoch": None, "history": [], "samples_seen": 0}
-    if args.resume_from_checkpoint:
-        path = find_latest_checkpoint(output_dir) if args.resume_from_checkpoint == "latest" else Path(args.resume_from_checkpoint)
-        if path is None:
-            accelerator.print(f"No checkpoint in {output_dir / CHECKPOINT_DIR}; starting from scratch")
-        else:
-            if not (path / STATE_FILE).is_file():
-                raise AslError(f"{path}: not a complete checkpoint (no {STATE_FILE})")
-            accelerator.load_state(str(path))
-            state = json.loads((path / STATE_FILE).read_text())
-            accelerator.print(f"Resumed from {path}: epoch {state['epoch']}, step {state['global_step']}, batch {state['batches_in_epoch']}")
-
+    # Phase 3: the epochs.
     accelerator.print(
-        f"Training {bundle.kind} ({bundle.num_parameters:,} parameters) on {data_info['num_train']} images, "
+        f"Training {bundle.kind} ({bundle.num_parameters:,} parameters) on {data_info['num_train']} images ({data.mode}), "
         f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_epochs} epochs "
         f"({' + '.join(f'{p.name}: {p.epochs}' for p in bundle.phases)}), {total_steps} optimiser steps"
     )
-    progress = tqdm(total=total_steps, initial=state["global_step"], desc="Training", disable=not accelerator.is_local_main_process or args.no_progress)
-    checkpoint_every = int(args.checkpointing_steps) if str(args.checkpointing_steps).isdigit() else None
+    loop = EpochRunner(args, accelerator, bundle, model, optimizer, scheduler, train_dl, eval_dls, state, total_steps, output_dir)
     start_time = time.perf_counter()
-    samples_this_run = 0
-
-    epoch = state["epoch"]
-    while epoch < total_epochs and state["global_step"] < total_steps:
-        phase_index, phase = phase_at_epoch(bundle.phases, epoch)
-        bundle.enter_phase(phase)
-        bundle.train_mode(model)
-        train_dl.set_epoch(epoch)
-        skip = state["batches_in_epoch"]
-        batches = accelerator.skip_first_batches(train_dl, skip) if skip else train_dl
-        running_loss, running_count = 0.0, 0
-        for batch in batches:
-            with accelerator.accumulate(model):
-                with accelerator.autocast():
-                    logits = bundle.logits(model, batch["pixel_values"])
-                loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=args.label_smoothing)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and args.max_grad_norm:
-                    accelerator.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], args.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            state["batches_in_epoch"] += 1
-            count = batch["labels"].shape[0] * accelerator.num_processes
-            samples_this_run += count
-            state["samples_seen"] += count
-            running_loss += loss.item()
-            running_count += 1
-            if accelerator.sync_gradients:
-                state["global_step"] += 1
-                progress.update(1)
-                if state["global_step"] % 10 == 0 or state["global_step"] == 1:
-                    lrs = {f"lr/{g['name']}": g["lr"] for g in optimizer.param_groups}
-                    accelerator.log({"train/loss": running_loss / running_count, **lrs, "epoch": epoch}, step=state["global_step"])
-                    progress.set_postfix(loss=f"{running_loss / running_count:.3f}", phase=phase.name)
-                if checkpoint_every and state["global_step"] % checkpoint_every == 0:
-                    _save_checkpoint(accelerator, output_dir, f"step_{state['global_step']}", state)
-                if state["global_step"] >= total_steps:
-                    break
-
-        predictions, references, val_loss = evaluate_split(accelerator, bundle, model, eval_dls["validation"], "Validating", not args.no_progress)
-        accuracy = sum(p == r for p, r in zip(predictions, references)) / max(1, len(references))
-        record = {"epoch": epoch + 1, "phase": phase.name, "step": state["global_step"], "train_loss": running_loss / max(1, running_count),
-                  "eval_loss": val_loss, "eval_accuracy": accuracy}
-        state["history"].append(record)
-        accelerator.log({"eval/loss": val_loss, "eval/accuracy": accuracy, "train/epoch_loss": record["train_loss"]}, step=state["global_step"])
-        accelerator.print(f"epoch {epoch + 1}/{total_epochs} [{phase.name}] train_loss {record['train_loss']:.4f} "
-                          f"eval_loss {val_loss:.4f} eval_accuracy {accuracy:.4f}")
-        if accuracy > state["best_accuracy"]:
-            state["best_accuracy"], state["best_epoch"] = accuracy, epoch + 1
-            accelerator.wait_for_everyone()
-            if accelerator.is_main_process:
-                with atomic_output_dir(output_dir / BEST_DIR, overwrite=True) as staging:
-                    bundle.save(accelerator.unwrap_model(model), staging)
-        epoch += 1
-        state["epoch"], state["batches_in_epoch"] = epoch, 0
-        if args.checkpointing_steps == "epoch":
-            _save_checkpoint(accelerator, output_dir, f"epoch_{epoch}", state)
-        bundle.train_mode(model)
-    progress.close()
+    while state["epoch"] < total_epochs and state["global_step"] < total_steps:
+        loop.run_epoch(state["epoch"], total_epochs)
+    loop.close()
     train_runtime = time.perf_counter() - start_time
     accelerator.wait_for_everyone()
 
-    # The final model is the best epoch's: reload its weights and evaluate them on validation and test.
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped.load_state_dict(load_file(str(output_dir / BEST_DIR / "model.safetensors")))
+    # Phase 4: the best epoch's weights, evaluated on validation and test, and the output folder.
+    bundle.model.load_state_dict(load_file(str(output_dir / BEST_DIR / "model.safetensors")))
     results = {
         "epoch": state["epoch"],
         "best_epoch": state["best_epoch"],
         "train_runtime": round(train_runtime, 2),
-        "train_samples_per_second": round(samples_this_run / train_runtime, 2) if train_runtime else None,
+        "train_samples_per_second": round(loop.samples_this_run / train_runtime, 2) if train_runtime else None,
         "num_parameters": bundle.num_parameters,
     }
+    results.update(_final_evaluation(args, accelerator, bundle, model, eval_dls, output_dir))
+    if accelerator.is_main_process:
+        _write_outputs(output_dir, results, {**training_args, **bundle.description}, data_info, state)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+class EpochRunner:
+    """One epoch at a time: the training steps (phase switches, logging, step checkpoints), then validation."""
+
+    def __init__(self, args, accelerator, bundle, model, optimizer, scheduler, train_dl, eval_dls, state, total_steps, output_dir):
+        self.args, self.accelerator, self.bundle, self.model = args, accelerator, bundle, model
+        self.optimizer, self.scheduler, self.train_dl, self.eval_dls = optimizer, scheduler, train_dl, eval_dls
+        self.state, self.total_steps, self.output_dir = state, total_steps, output_dir
+        self.samples_this_run = 0
+        self.checkpoint_every = int(args.checkpointing_steps) if str(args.checkpointing_steps).isdigit() else None
+        self.progress = tqdm(total=total_steps, initial=state["global_step"], desc="Training",
+                             disable=not accelerator.is_local_main_process or args.no_progress)
+
+    def run_epoch(self, epoch: int, total_epochs: int) -> None:
+        _, phase = phase_at_epoch(self.bundle.phases, epoch)
+        self.bundle.enter_phase(phase)
+        self.bundle.train_mode(self.model)
+        train_loss = self._train_steps(epoch, phase.name)
+        self._validate(epoch, total_epochs, phase.name, train_loss)
+        self.state["epoch"], self.state["batches_in_epoch"] = epoch + 1, 0
+        if self.args.checkpointing_steps == "epoch":
+            _save_checkpoint(self.accelerator, self.output_dir, f"epoch_{epoch + 1}", self.state)
+        self.bundle.train_mode(self.model)
+
+    def _train_steps(self, epoch: int, phase_name: str) -> float:
+        args, accelerator, state = self.args, self.accelerator, self.state
+        self.train_dl.set_epoch(epoch)
+        skip = state["batches_in_epoch"]
+        batches = accelerator.skip_first_batches(self.train_dl, skip) if skip else self.train_dl
+        running_loss, running_count = 0.0, 0
+        for batch in batches:
+            with accelerator.accumulate(self.model):
+                with accelerator.autocast():
+                    logits = self.bundle.logits(self.model, batch["pixel_values"])
+                loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=args.label_smoothing)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm:
+                    accelerator.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], args.max_grad_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            state["batches_in_epoch"] += 1
+            count = batch["labels"].shape[0] * accelerator.num_processes
+            self.samples_this_run += count
+            state["samples_seen"] += count
+            running_loss += loss.item()
+            running_count += 1
+            if accelerator.sync_gradients:
+                self._after_step(epoch, phase_name, running_loss / running_count)
+                if state["global_step"] >= self.total_steps:
+                    break
+        return running_loss / max(1, running_count)
+
+    def _after_step(self, epoch: int, phase_name: str, mean_loss: float) -> None:
+        state = self.state
+        state["global_step"] += 1
+        self.progress.update(1)
+        if state["global_step"] % 10 == 0 or state["global_step"] == 1:
+            lrs = {f"lr/{g['name']}": g["lr"] for g in self.optimizer.param_groups}
+            self.accelerator.log({"train/loss": mean_loss, **lrs, "epoch": epoch}, step=state["global_step"])
+            self.progress.set_postfix(loss=f"{mean_loss:.3f}", phase=phase_name)
+        if self.checkpoint_every and state["global_step"] % self.checkpoint_every == 0:
+            _save_checkpoint(self.accelerator, self.output_dir, f"step_{state['global_step']}", state)
+
+    def _validate(self, epoch: int, total_epochs: int, phase_name: str, train_loss: float) -> None:
+        predictions, references, val_loss = evaluate_split(
+            self.accelerator, self.bundle, self.model, self.eval_dls["validation"], "Validating", not self.args.no_progress)
+        accuracy = sum(p == r for p, r in zip(predictions, references)) / max(1, len(references))
+        record = {"epoch": epoch + 1, "phase": phase_name, "step": self.state["global_step"], "train_loss": train_loss,
+                  "eval_loss": val_loss, "eval_accuracy": accuracy}
+        self.state["history"].append(record)
+        self.accelerator.log({"eval/loss": val_loss, "eval/accuracy": accuracy, "train/epoch_loss": train_loss}, step=self.state["global_step"])
+        self.accelerator.print(f"epoch {epoch + 1}/{total_epochs} [{phase_name}] train_loss {train_loss:.4f} "
+                               f"eval_loss {val_loss:.4f} eval_accuracy {accuracy:.4f}")
+        _keep_if_best(self.accelerator, self.bundle, self.output_dir, self.state, accuracy, epoch)
+
+    def close(self) -> None:
+        self.progress.close()
+
+
+def _final_evaluation(args, accelerator: Accelerator, bundle: ModelBundle, model, eval_dls, output_dir: Path) -> dict:
+    from ..evaluation import compute_classification_metrics, write_split_report
+
+    results = {}
+    model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # float32, as the saved model runs for users
     for split, prefix in (("validation", "eval"), ("test", "test")):
-        predictions, references, loss = evaluate_split(accelerator, bundle, model, eval_dls[split], f"Evaluating {split}", not args.no_progress)
+        predictions, references, loss = evaluate_split(accelerator, bundle, model, eval_dls[split], f"Evaluating {split}",
+                                                       not args.no_progress, autocast=False)
         if accelerator.is_main_process:
             metrics = compute_classification_metrics(predictions, references, CLASS_NAMES)
             results.update(write_split_report(output_dir, split, metrics, prefix))
             results[f"{prefix}_loss"] = round(loss, 6)
-    if accelerator.is_main_process:
-        for item in (output_dir / BEST_DIR).iterdir():
-            shutil.copy2(item, output_dir / item.name)
-        write_results_json(output_dir, results)
-        (output_dir / "training_args.json").write_text(json.dumps({**training_args, **bundle.description}, indent=2) + "\n")
-        (output_dir / "dataset_info.json").write_text(json.dumps(data_info, indent=2) + "\n")
-        (output_dir / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
     return results
+
+
+def _write_outputs(output_dir: Path, results: dict, training_args: dict, data_info: dict, state: dict) -> None:
+    from ..evaluation import write_results_json
+
+    for item in (output_dir / BEST_DIR).iterdir():
+        shutil.copy2(item, output_dir / item.name)
+    write_results_json(output_dir, results)
+    (output_dir / "training_args.json").write_text(json.dumps(training_args, indent=2) + "\n")
+    (output_dir / "dataset_info.json").write_text(json.dumps(data_info, indent=2) + "\n")
+    (output_dir / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")

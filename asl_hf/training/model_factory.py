@@ -36,6 +36,10 @@ class ModelBundle:
     train_mode: Callable[[nn.Module], None] = lambda model: model.train()
     """``model.train()`` that keeps frozen BatchNorm layers in inference mode."""
     description: dict = field(default_factory=dict)
+    frozen_prefix: Callable[[], nn.Module] | None = None
+    """The part of the model that no phase trains (its output can be cached once per image), or None."""
+    top_of_network: Callable[[], nn.Module] | None = None
+    """A module from the frozen prefix's output to the logits, sharing the model's parameters."""
 
     def logits(self, model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
         output = model(pixel_values=pixel_values) if self.kind == "cnn" else model(pixel_values)
@@ -78,7 +82,7 @@ def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
     from ..models import mobilenet
 
     if model is None:
-        kwargs = {"num_labels": len(CLASS_NAMES), "label_names": CLASS_NAMES, "pretrained": not args.no_pretrained, "image_size": args.image_size}
+        kwargs = {"num_labels": len(CLASS_NAMES), "label_names": CLASS_NAMES, "pretrained": not args.no_pretrained, "image_size": args.image_size, "pretrained_weights": getattr(args, "pretrained_weights", None)}
         if args.dropout is not None:
             kwargs["drop_rate"] = args.dropout
         model = mobilenet.create_mobilenetv2(**kwargs)
@@ -86,7 +90,7 @@ def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
 
     def enter_phase(phase: Phase) -> None:
         if phase.name == "head":
-            mobilenet.freeze_backbone(model)
+            mobilenet.freeze_backbone(model, train_bn_statistics=args.no_pretrained)
         else:
             # ImageNet BatchNorm statistics stay frozen while fine-tuning (small batches; Keras' fine-tuning advice).
             # Random weights have no statistics worth keeping: there the unfrozen blocks learn theirs.
@@ -106,6 +110,9 @@ def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
         enter_phase=enter_phase,
         train_mode=mobilenet.set_train_mode,
         description={"architecture": model.pretrained_cfg.get("architecture", mobilenet.DEFAULT_MODEL_NAME), "unfreeze_blocks": k},
+        # Only worth caching when the frozen part holds blocks (with every block unfrozen it is just the stem).
+        frozen_prefix=(lambda: mobilenet.frozen_prefix(model, k)) if k < len(model.blocks) else None,
+        top_of_network=(lambda: mobilenet.TopOfNetwork(model, k)) if k < len(model.blocks) else None,
     )
 
 

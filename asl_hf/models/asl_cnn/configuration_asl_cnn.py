@@ -25,8 +25,10 @@ def _is_number(value) -> bool:
 
 class AslCnnConfig(PretrainedConfig):
     r"""
-    Defaults reproduce the reference network: 64x64 RGB input, conv 3x3 (32 filters) + ReLU + max-pool 2,
-    conv 3x3 (64 filters) + ReLU + max-pool 2, flatten, dense 64 + ReLU, dropout, 29-way classifier.
+    Defaults keep the reference network's shape (64x64 RGB input, conv 3x3 (32 filters) + max-pool 2, conv 3x3
+    (64 filters) + max-pool 2, flatten, dense, dropout, 29-way classifier) with BatchNorm after both convolutions and
+    the dense layer, and a 256-unit dense layer: on real photos the reference shape (no BatchNorm, 64 units) reached
+    16-32% after 10-20 epochs, BatchNorm on the dense layer alone took it to 77-78% in 8 epochs (see README).
 
     Args:
         image_size (`int`, defaults to 64): height and width of the (square) input; the flatten layer depends on it.
@@ -35,11 +37,12 @@ class AslCnnConfig(PretrainedConfig):
         kernel_sizes (`list[int]`, defaults to 3 for every block): kernel size of each block's convolution
             ("valid" padding, as in the Keras reference).
         pool_size (`int`, defaults to 2): max-pool window and stride.
-        hidden_size (`int`, defaults to 64): width of the dense layer after flattening.
+        hidden_size (`int`, defaults to 256): width of the dense layer after flattening.
         dropout (`float`, defaults to 0.2): dropout between the dense layer and the classifier (0.5 left the
             64-unit dense layer unable to learn in our runs: loss stuck at ln 29).
-        use_batch_norm (`bool`, defaults to `False`): BatchNorm after each convolution. Off by default to keep
-            the reference architecture; an option for wider or deeper variants.
+        use_batch_norm (`bool`, defaults to `True`): BatchNorm after each convolution and after the dense layer.
+            The dense layer has ~12,500 inputs; without normalising its output, Adam's steps kill or saturate its
+            ReLUs and the network barely learns real photos. `False` gives the plain reference network.
         image_mean / image_std (`list[float]`, default 0.5 per channel): the normalisation the model is trained
             with, ``(x / 255 - mean) / std``; 0.5/0.5 maps pixels to [-1, 1] and needs no data-set statistics
             (the network is trained from scratch). ``build_image_processor`` writes them to preprocessor_config.json.
@@ -55,9 +58,9 @@ class AslCnnConfig(PretrainedConfig):
         conv_channels: list[int] | None = None,
         kernel_sizes: list[int] | None = None,
         pool_size: int = 2,
-        hidden_size: int = 64,
+        hidden_size: int = 256,
         dropout: float = 0.2,
-        use_batch_norm: bool = False,
+        use_batch_norm: bool = True,
         image_mean: list[float] | None = None,
         image_std: list[float] | None = None,
         **kwargs,

@@ -35,14 +35,14 @@ class AslCnnPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.Linear):
             nn.init.xavier_uniform_(module.weight)
             nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d):
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
             module.reset_running_stats()
 
 
 class AslCnnForImageClassification(AslCnnPreTrainedModel):
-    """conv-ReLU-max-pool blocks, flatten, dense-ReLU, dropout, linear classifier.
+    """conv-(BatchNorm)-ReLU-max-pool blocks, flatten, dense-(BatchNorm)-ReLU, dropout, linear classifier.
 
     Returns raw logits (``ImageClassifierOutput.logits``); softmax belongs to the caller (the pipeline applies it).
     The input size is fixed by the flatten layer: ``pixel_values`` must be ``(batch, num_channels, image_size,
@@ -65,6 +65,9 @@ class AslCnnForImageClassification(AslCnnPreTrainedModel):
         side = config.feature_map_size()
         self.flatten = nn.Flatten()
         self.dense = nn.Linear(in_channels * side * side, config.hidden_size)
+        # BatchNorm on the dense layer's output: with ~12,500 inputs, Adam's per-weight steps move its output so far
+        # that the ReLUs die or saturate; normalising it is what lets this layer learn at all on real photos.
+        self.dense_norm = nn.BatchNorm1d(config.hidden_size) if config.use_batch_norm else nn.Identity()
         self.activation = nn.ReLU()
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
@@ -109,7 +112,7 @@ class AslCnnForImageClassification(AslCnnPreTrainedModel):
         for block in self.blocks:
             features = block(features)
             hidden_states += (features,)
-        dense = self.dropout(self.activation(self.dense(self.flatten(features))))
+        dense = self.dropout(self.activation(self.dense_norm(self.dense(self.flatten(features)))))
         hidden_states += (dense,)
         logits = self.classifier(dense)
 

@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Spell from a video or a folder of frames: classify each frame, keep the letters that are held, print the text.
+
+    python scripts/spell.py --model outputs/cnn clip.mp4
+    python scripts/spell.py --model user/asl-mobilenetv2 frames/ --fps 15 --hold_seconds 0.6 --output_json spelled.json
+
+INPUT is a video file (sampled at --fps using its timestamps) or a folder of frame images (taken in natural
+file-name order, frame2 before frame10, --fps apart). A letter is typed once it stays the top prediction, above
+--threshold, for --hold_seconds; the same letter twice needs a release ('nothing', no hand or low confidence) in
+between; space types a space, del deletes. The typed text is the last line of standard output; --output_json also
+writes each keystroke's time and confidence and every frame's prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from asl_hf.cli import run_cli
+from asl_hf.spell_frames import add_spelling_arguments, settings_from_args
+from asl_hf.spelling import SpellingSettings
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SpellingSettings]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", metavar="INPUT", help="a video file or a folder of frame images")
+    parser.add_argument("--model", required=True, help="saved model folder or Hub repo id (CNN or MobileNetV2)")
+    parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
+    parser.add_argument("--hub_token", "--token", dest="hub_token", default=None, help="Hub token for a private --model")
+    parser.add_argument("--output_json", default=None, help="write the text, keystrokes and per-frame predictions here")
+    parser.add_argument("--per_device_eval_batch_size", type=int, default=32, help="frames per forward pass")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    add_spelling_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.per_device_eval_batch_size < 1:
+        parser.error("--per_device_eval_batch_size must be at least 1")
+    return args, settings_from_args(args, parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, settings = parse_args(argv)
+    from transformers.utils import logging as transformers_logging
+
+    from asl_hf.frames import open_frames
+    from asl_hf.inference import load_classifier
+    from asl_hf.spell_frames import spell_frames
+
+    source = open_frames(args.input, args.fps)  # a bad input fails before the model loads
+    transformers_logging.disable_progress_bar()
+    classifier = load_classifier(args.model, revision=args.revision, token=args.hub_token, device=args.device,
+                                 batch_size=args.per_device_eval_batch_size)
+    result = spell_frames(classifier, source.frames, settings, args.per_device_eval_batch_size, source.expected_frames,
+                          show_progress=not args.no_progress)
+    print(f"Spelled {len(result.predictions)} frames of {source.kind} {source.path} at {args.fps:g} fps with {args.model}")
+    for keystroke in result.keystrokes:
+        print(f"  {keystroke.time:8.2f} s  {keystroke.label:<7} (held from {keystroke.start_time:.2f} s, "
+              f"confidence {keystroke.confidence:.2f})")
+    if args.output_json:
+        report = {"input": source.path, "model": args.model, "fps": args.fps, "settings": asdict(settings), **result.to_json()}
+        Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output_json).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"Wrote the keystrokes and per-frame predictions to {args.output_json}")
+    print(result.text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
