@@ -358,8 +358,20 @@ def _metrics_from_folder(folder: Path) -> dict:
             continue
         for prefix, split in (("test", "test"), ("eval", "validation")):
             if f"{prefix}_accuracy" in results:
-                return {"split": split, "accuracy": results[f"{prefix}_accuracy"], "macro_f1": results.get(f"{prefix}_macro_f1")}
+                return {"split": split, "accuracy": results[f"{prefix}_accuracy"], "macro_f1": results.get(f"{prefix}_macro_f1"),
+                        "data": _data_note(folder)}
     return {}
+
+
+def _data_note(folder: Path) -> str:
+    """Which data and split the reported numbers are on (from the dataset_info.json training writes), or ""."""
+    try:
+        info = json.loads((folder / "dataset_info.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    source = info.get("dataset_name") or Path(str(info.get("train_dir") or info.get("dataset_dir") or "")).name
+    split = {"group": f"grouped split, blocks of {info.get('group_size')} frames", "random": "random split"}.get(info.get("split_by"), "")
+    return ", ".join(part for part in (f"`{source}`" if source else "", split, f"{info.get('num_test')} test images") if part)
 
 
 def _metrics_from_card(repo_id: str) -> dict:
@@ -402,7 +414,8 @@ def model_info(slot: LoadedModel) -> str:
         return f"**{slot.name}** ({where}): no evaluation results found"
     f1 = metrics.get("macro_f1")
     f1_text = f", macro-F1 {100 * float(f1):.1f}%" if f1 is not None else ""
-    return f"**{slot.name}** ({where}): {metrics['split']} accuracy {100 * float(metrics['accuracy']):.1f}%{f1_text}"
+    data = f" on {metrics['data']}" if metrics.get("data") else ""
+    return f"**{slot.name}** ({where}): {metrics['split']} accuracy {100 * float(metrics['accuracy']):.1f}%{f1_text}{data}"
 
 
 # --- Example photos ----------------------------------------------------------------------------------------------

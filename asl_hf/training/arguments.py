@@ -47,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--feature_cache_views", type=int, default=3,
                       help="augmented views of each training image in the feature cache (one is drawn per step)")
     data.add_argument("--horizontal_flip", action="store_true", help="add random horizontal flips (off: mirroring changes the sign's hand)")
-    data.add_argument("--rotation", type=float, default=10.0, help="max augmentation rotation, degrees")
+    data.add_argument("--rotation", type=float, default=None, help="max augmentation rotation, degrees (default 10 for the CNN, 15 for MobileNetV2)")
     data.add_argument("--shift", type=float, default=0.1, help="max augmentation shift, fraction of the image")
-    data.add_argument("--shear", type=float, default=5.0, help="max augmentation shear, degrees")
+    data.add_argument("--shear", type=float, default=None, help="max augmentation shear, degrees (default 5 for the CNN, 10 for MobileNetV2)")
     data.add_argument("--zoom", type=float, default=0.1, help="augmentation zoom range, +-fraction")
     data.add_argument("--color_jitter", type=float, default=0.2, help="brightness/contrast/saturation jitter")
 
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42)
 
     finetune = parser.add_argument_group("MobileNetV2 phase 2 (fine-tuning the top blocks)")
-    finetune.add_argument("--finetune_epochs", type=int, default=8, help="0 skips phase 2")
+    finetune.add_argument("--finetune_epochs", type=int, default=10, help="0 skips phase 2")
     finetune.add_argument("--finetune_learning_rate", type=float, default=5e-4)
     finetune.add_argument("--unfreeze_blocks", type=int, default=3, help="top blocks of the backbone to unfreeze in phase 2")
 
@@ -106,6 +106,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--push_to_hub needs --hub_model_id user/name")
     if args.num_train_epochs is None:
         args.num_train_epochs = 2 if args.model == "mobilenetv2" else 50
+    mobilenet = args.model == "mobilenetv2"
+    # Chosen on the real sample: the CNN fits the training set in time with milder affine jitter (90.8% -> 95.4%
+    # with the other changes); MobileNetV2's pretrained features do better with the stronger one (99.5% vs 99.3%).
+    if args.rotation is None:
+        args.rotation = 15.0 if mobilenet else 10.0
+    if args.shear is None:
+        args.shear = 10.0 if mobilenet else 5.0
     if args.label_smoothing is None:
         args.label_smoothing = 0.0 if args.model == "mobilenetv2" else 0.1
     if args.learning_rate is None:
