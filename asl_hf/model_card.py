@@ -195,7 +195,8 @@ def _training_section(run: TrainingRun) -> str:
     if data.get("dataset_name"):
         source = f"`{data['dataset_name']}`"
     elif data.get("dataset_dir"):
-        source = f"a locally prepared copy of the ASL Alphabet images (`{Path(data['dataset_dir']).name}`)"
+        origin = f", prepared from `{Path(data['train_dir']).name}`" if data.get("train_dir") else ""
+        source = f"a locally prepared copy of the ASL Alphabet images (`{Path(data['dataset_dir']).name}`{origin})"
     elif data.get("train_dir"):
         source = f"a local ASL Alphabet image folder (`{Path(data['train_dir']).name}`)"
     else:

@@ -2,11 +2,12 @@
 """The main job: prepare the data, train both models with `accelerate launch`, evaluate, compare.
 
     python scripts/run_pipeline.py                                  # embedded synthetic data, offline
-    python scripts/run_pipeline.py --train_dir /path/to/asl_alphabet_train --output_dir outputs/real
+    python scripts/run_pipeline.py --train_dir /path/to/asl_alphabet_train --output_dir outputs/real --test_dir other_signers/
     python scripts/run_pipeline.py --dataset_name user/asl-alphabet
 
 Each training run is a separate `accelerate launch scripts/train.py ...` (your accelerate config
-decides CPU/GPU/multi-GPU). The defaults keep the synthetic run within ~10 minutes on 2 CPU cores.
+decides CPU/GPU/multi-GPU). The training defaults were chosen on real photos: on the 4,350-photo sample the
+whole job takes about 14 minutes on 2 CPU cores (README).
 """
 
 from __future__ import annotations
