@@ -18,6 +18,7 @@ from asl_hf.constants import CLASS_NAMES, ID2LABEL
 from asl_hf.data.synthetic import render_example
 from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor, save_cnn
 from asl_hf.transforms import PreprocessSpec, build_eval_transform
+from tests.isolation import BLOCK_ASL_HF
 
 SMALL = {"image_size": 32, "conv_channels": [8, 16], "hidden_size": 16}
 
@@ -82,14 +83,9 @@ def test_loads_with_remote_code_where_asl_hf_is_not_importable(tmp_path):
         expected = model(pixel_values=build_eval_transform(PreprocessSpec.from_cnn_config(model.config))(image)[None]).logits[0]
     torch.save(expected, tmp_path / "expected.pt")
     # asl_hf is installed editable in the venv: a meta-path finder placed first makes every import of it fail.
-    code = textwrap.dedent(
+    code = BLOCK_ASL_HF + textwrap.dedent(
         f"""
-        import importlib.abc, sys
-        class BlockAslHf(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name == "asl_hf" or name.startswith("asl_hf."):
-                    raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)")
-        sys.meta_path.insert(0, BlockAslHf())
+        import sys
         try:
             import asl_hf
         except ModuleNotFoundError:

@@ -26,6 +26,7 @@ from PIL import Image
 from asl_hf.constants import CLASS_NAMES
 from asl_hf.data.synthetic import render_example
 from asl_hf.images import to_rgb as package_to_rgb
+from tests.isolation import BLOCK_ASL_HF
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPACE_DIR = REPO_ROOT / "space"
@@ -524,14 +525,9 @@ def test_the_pushed_space_spells_without_asl_hf(tmp_path):
     staged = tmp_path / "space"
     staged_files = stage_space_folder(SPACE_DIR, staged, examples_dir=raw)
     assert "spelling.py" in staged_files and "examples/A_A10.jpg" in staged_files
-    code = textwrap.dedent(
+    code = BLOCK_ASL_HF + textwrap.dedent(
         f"""
-        import importlib.abc, sys
-        class BlockAslHf(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name == "asl_hf" or name.startswith("asl_hf."):
-                    raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)")
-        sys.meta_path.insert(0, BlockAslHf())
+        import sys
         sys.path.insert(0, {str(staged)!r})
         import app
         assert app.SpellingMachine.__module__ == "spelling", app.SpellingMachine.__module__

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from ..training.preload import DEFAULT_MAX_PRELOAD_BYTES, preload_bytes, preload_split
+from ..training.preload import fits_in_memory, preload_split
 from ..transforms import (
     AugmentationConfig,
     batch_transform,
@@ -84,7 +84,7 @@ def benchmark_training(
 
     dataset = train_split.with_transform(batch_transform(build_train_transform(bundle.spec, AugmentationConfig())))
     input_path = "streaming"
-    if preload_bytes(len(train_split), bundle.spec.height, bundle.spec.width) <= DEFAULT_MAX_PRELOAD_BYTES:
+    if fits_in_memory(len(train_split), bundle.spec.height, bundle.spec.width):
         # As the training loop does (``--preload_images auto``): decode and resize once, augment in this process.
         dataset = preload_split(train_split, build_resize_transform(bundle.spec),
                                 build_tensor_train_transform(bundle.spec, AugmentationConfig()), show_progress=False)

@@ -42,7 +42,7 @@ from ..transforms import (
 )
 from .feature_cache import DEFAULT_MAX_CACHE_BYTES, compute_features, feature_bytes
 from .model_factory import ModelBundle, build_model_bundle
-from .preload import DEFAULT_MAX_PRELOAD_BYTES, preload_bytes, preload_split
+from .preload import fits_in_memory, preload_split
 from .schedule import group_lambdas, phase_at_epoch
 
 CHECKPOINT_DIR = "checkpoints"
@@ -160,7 +160,7 @@ def _use_preload(args, bundle: ModelBundle, splits) -> bool:
     if args.preload_images != "auto":
         return args.preload_images == "always"
     images = sum(len(splits[name]) for name in ("train", "validation", "test"))
-    return preload_bytes(images, bundle.spec.height, bundle.spec.width) <= DEFAULT_MAX_PRELOAD_BYTES
+    return fits_in_memory(images, bundle.spec.height, bundle.spec.width)
 
 
 def build_training_data(args, bundle: ModelBundle, splits, accelerator: Accelerator) -> TrainingData:

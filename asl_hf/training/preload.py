@@ -22,8 +22,9 @@ DEFAULT_MAX_PRELOAD_BYTES = 4 * 1024**3
 """``--preload_images auto`` preloads a split set only when its uint8 tensors take at most this much memory."""
 
 
-def preload_bytes(num_images: int, height: int, width: int) -> int:
-    return num_images * 3 * height * width
+def fits_in_memory(num_images: int, height: int, width: int, limit: int = DEFAULT_MAX_PRELOAD_BYTES) -> bool:
+    """Whether ``num_images`` uint8 RGB images of ``height`` x ``width`` take at most ``limit`` bytes (``--preload_images auto``)."""
+    return num_images * 3 * height * width <= limit
 
 
 class InMemoryImages(Dataset):
