@@ -105,10 +105,23 @@ def format_per_class_table(per_class: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_split_report(output_dir: str | os.PathLike, split_name: str, metrics: Mapping, prefix: str) -> dict:
+def no_hand_counts(hand_found: Sequence[bool] | None) -> dict:
+    """``{"no_hand_found": count, "no_hand_found_fraction": share}`` of photos where a landmark model found no hand
+    (they get ``no_hand_label``, so they are wrong for every letter); ``{}`` for pixel models (``hand_found`` None),
+    which never look for a hand."""
+    if hand_found is None:
+        return {}
+    missed = sum(not found for found in hand_found)
+    return {"no_hand_found": missed, "no_hand_found_fraction": missed / len(hand_found) if len(hand_found) else 0.0}
+
+
+def write_split_report(
+    output_dir: str | os.PathLike, split_name: str, metrics: Mapping, prefix: str, hand_found: Sequence[bool] | None = None
+) -> dict:
     """Write one split's per-class scores (merged into ``per_class_metrics.json`` under ``split_name``) and its
     confusion matrix (``confusion_matrix_<split>.png`` + ``.json``); return the flat results for that split,
-    e.g. ``{"eval_accuracy": .., "eval_macro_f1": .., "eval_samples": ..}`` for prefix ``"eval"``."""
+    e.g. ``{"eval_accuracy": .., "eval_macro_f1": .., "eval_samples": ..}`` for prefix ``"eval"``, plus
+    ``eval_no_hand_found`` and ``eval_no_hand_found_fraction`` when ``hand_found`` is given (landmark models)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     per_class = metrics["per_class"]
@@ -120,6 +133,7 @@ def write_split_report(output_dir: str | os.PathLike, split_name: str, metrics: 
         f"{prefix}_accuracy": metrics["accuracy"],
         f"{prefix}_macro_f1": metrics["macro_f1"],
         f"{prefix}_samples": sum(int(row["support"]) for row in per_class.values()),
+        **{f"{prefix}_{key}": value for key, value in no_hand_counts(hand_found).items()},
     }
 
 
@@ -262,25 +276,39 @@ class EvaluationResult:
     """Probability of each predicted label."""
     missing_classes: list[str]
     """Model classes without a single image in the evaluated data."""
+    hand_found: list[bool] | None = None
+    """Per image, for landmark models: whether MediaPipe found a hand; None for pixel models."""
+    no_hand_label: str | None = None
+    """The class a landmark model answers for a photo without a hand."""
+
+    @property
+    def no_hand(self) -> dict:
+        """:func:`no_hand_counts` of this evaluation (``{}`` for pixel models)."""
+        return no_hand_counts(self.hand_found)
 
 
 def evaluate_classifier(classifier, images: LabelledImages, batch_size: int = 32, show_progress: bool = True) -> EvaluationResult:
-    """Classify every image (batched, through ``classifier.predict_proba``) and score against the true labels."""
+    """Classify every image (batched, through ``classifier.classify``) and score against the true labels; photos where
+    a landmark model found no hand stay in, scored as the model's answer (``no_hand_label``)."""
     from tqdm.auto import tqdm
 
     label2id = classifier.label2id
     references = [label2id[label] for label in images.labels]
     predictions: list[int] = []
     scores: list[float] = []
+    hand_found: list[bool] | None = [] if classifier.detects_hands else None
     with tqdm(total=len(references), desc="Evaluating", unit="img", disable=not show_progress) as progress:
         for batch in images.batches(batch_size):
-            probabilities = classifier.predict_proba(batch)
+            probabilities, found = classifier.classify(batch)
             predictions += probabilities.argmax(-1).tolist()
             scores += probabilities.max(-1).tolist()
+            if hand_found is not None:
+                hand_found += found.tolist()
             progress.update(len(batch))
     metrics = compute_classification_metrics(predictions, references, classifier.labels)
     present = set(images.labels)
-    return EvaluationResult(metrics, predictions, scores, [name for name in classifier.labels if name not in present])
+    missing = [name for name in classifier.labels if name not in present]
+    return EvaluationResult(metrics, predictions, scores, missing, hand_found, classifier.no_hand_label)
 
 
 def shown_classes(metrics: Mapping) -> dict:
@@ -298,13 +326,16 @@ def write_evaluation(output_dir: str | os.PathLike, model: str, images: Labelled
 
     Files: ``eval_results.json``/``all_results.json``, ``per_class_metrics.json`` (under the data's name) and
     ``.md``, ``confusion_matrix_<name>.png``/``.json``, ``evaluation_report.json`` (source, missing classes,
-    skipped files) and ``predictions.csv`` (one row per image)."""
+    skipped files, photos without a hand: null for pixel models) and ``predictions.csv`` (one row per image, with
+    ``hand_found`` for landmark models)."""
     output_dir = Path(output_dir)
-    results = write_split_report(output_dir, images.name, result.metrics, "eval")
+    results = write_split_report(output_dir, images.name, result.metrics, "eval", result.hand_found)
     write_results_json(output_dir, results)
     table = format_per_class_table(shown_classes(result.metrics))
     if result.missing_classes:
         table += f"\nClasses of the model without images here: {', '.join(result.missing_classes)}\n"
+    if result.no_hand:
+        table += f"\n{no_hand_sentence(result)}\n"
     (output_dir / "per_class_metrics.md").write_text(f"# {model} on {images.source}\n\n{table}")
     report = {
         "model": model,
@@ -316,14 +347,32 @@ def write_evaluation(output_dir: str | os.PathLike, model: str, images: Labelled
         "classes_evaluated": [name for name in labels if name in set(images.labels)],
         "missing_classes": result.missing_classes,
         "skipped_files": images.skipped,
+        **_no_hand_fields(result),
     }
     (output_dir / "evaluation_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    with open(output_dir / "predictions.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "label", "predicted", "score"])
-        for identifier, label, predicted, score in zip(images.identifiers, images.labels, result.predictions, result.scores):
-            writer.writerow([identifier, label, labels[predicted], f"{score:.6f}"])
+    _write_predictions(output_dir / "predictions.csv", images, result, labels)
     return results
+
+
+def no_hand_sentence(result: EvaluationResult) -> str:
+    """The line printed under a landmark model's scores: how many photos it never saw a hand in."""
+    counts = result.no_hand
+    return (f"No hand found in {counts['no_hand_found']} of {len(result.hand_found)} photos "
+            f"({100 * counts['no_hand_found_fraction']:.1f}%); the model answers `{result.no_hand_label}` for them.")
+
+
+def _no_hand_fields(result: EvaluationResult) -> dict:
+    """Always both keys, null for pixel models: a report says whether hands were looked for at all."""
+    return {"no_hand_found": None, "no_hand_found_fraction": None, **result.no_hand}
+
+
+def _write_predictions(path: Path, images: LabelledImages, result: EvaluationResult, labels: Sequence[str]) -> None:
+    hands = result.hand_found
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "label", "predicted", "score"] + (["hand_found"] if hands is not None else []))
+        for i, (identifier, label, predicted, score) in enumerate(zip(images.identifiers, images.labels, result.predictions, result.scores)):
+            writer.writerow([identifier, label, labels[predicted], f"{score:.6f}"] + ([str(hands[i])] if hands is not None else []))
 
 
 def evaluation_table_row(model: str, images: LabelledImages, result: EvaluationResult, output_dir: str | os.PathLike | None = None) -> dict:
@@ -335,6 +384,7 @@ def evaluation_table_row(model: str, images: LabelledImages, result: EvaluationR
         "accuracy": result.metrics["accuracy"],
         "macro_f1": result.metrics["macro_f1"],
         "missing_classes": list(result.missing_classes),
+        **_no_hand_fields(result),
     }
     if output_dir is not None:
         row["output_dir"] = str(output_dir)
@@ -342,12 +392,21 @@ def evaluation_table_row(model: str, images: LabelledImages, result: EvaluationR
 
 
 def format_evaluation_table(rows: Sequence[Mapping]) -> str:
-    """A markdown table, one row per (model, data) pair: images, accuracy, macro-F1 and the model's classes without images."""
-    lines = ["| model | data | images | accuracy | macro-F1 | missing classes |", "|:--|:--|--:|--:|--:|:--|"]
+    """A markdown table, one row per (model, data) pair: images, accuracy, macro-F1, photos without a hand (landmark
+    models; "-" for pixel models) and the model's classes without images."""
+    lines = ["| model | data | images | accuracy | macro-F1 | no hand found | missing classes |", "|:--|:--|--:|--:|--:|--:|:--|"]
     for row in rows:
         missing = ", ".join(row["missing_classes"]) or "none"
-        lines.append(f"| {row['model']} | {row['data']} | {row['images']} | {row['accuracy']:.4f} | {row['macro_f1']:.4f} | {missing} |")
+        lines.append(f"| {row['model']} | {row['data']} | {row['images']} | {row['accuracy']:.4f} | {row['macro_f1']:.4f} | "
+                     f"{format_no_hand(row)} | {missing} |")
     return "\n".join(lines) + "\n"
+
+
+def format_no_hand(row: Mapping) -> str:
+    """``"12 (4.0%)"`` for a landmark model's row, ``"-"`` for a pixel model's."""
+    if row.get("no_hand_found") is None:
+        return "-"
+    return f"{row['no_hand_found']} ({100 * row['no_hand_found_fraction']:.1f}%)"
 
 
 __all__ = [
@@ -358,6 +417,9 @@ __all__ = [
     "evaluation_table_row",
     "folder_images",
     "format_evaluation_table",
+    "format_no_hand",
+    "no_hand_counts",
+    "no_hand_sentence",
     "write_evaluation",
     "compute_classification_metrics",
     "format_per_class_table",

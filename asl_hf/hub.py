@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import AslError, HubError, OutputExistsError
-from .model_card import build_model_card, detect_model_kind, public_training_args
+from .model_card import KIND_TITLES, build_model_card, detect_model_kind, public_training_args
 
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".py", ".png", ".txt")
 """Top-level files of a training output folder that are published (sub-folders never are)."""
@@ -170,7 +170,7 @@ def push_model_folder(
     api, repo_id = _authenticated_api(token, "pushing the model to", repo_id)
     with tempfile.TemporaryDirectory(prefix="asl-hub-push-") as staging:
         stage_model_folder(output_dir, staging, repo_id, other_model_dir, dataset_id)  # card errors surface before any upload
-        message = commit_message or f"Upload {'custom CNN' if kind == 'cnn' else 'MobileNetV2'} weights, results and model card"
+        message = commit_message or f"Upload {KIND_TITLES[kind]} weights, results and model card"
         with hub_errors("pushing the model to", repo_id):
             api.create_repo(repo_id, private=private, exist_ok=True)
             _prepare_revision(api, "model", repo_id, revision, create_pr)

@@ -8,8 +8,10 @@ MobileNetV2 folder (transformers' ``TimmWrapper`` + ``TimmWrapperImageProcessor`
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -41,8 +43,29 @@ def _as_pil(image, index: int) -> Image.Image:
     )
 
 
+class Classification(NamedTuple):
+    """Probabilities of a batch of images, and which of them showed a hand."""
+
+    probabilities: np.ndarray
+    """``[N, num_classes]`` float32, columns in ``ImageClassifier.labels`` order."""
+    hand_found: np.ndarray | None
+    """``[N]`` bool for landmark models (False: no hand, the row is all ``no_hand_label``); None for pixel models,
+    which classify the whole photo and never look for a hand."""
+
+
+class Prediction(NamedTuple):
+    """One image's best ``(label, probability)`` pairs and whether a hand was found (None: the model does not look)."""
+
+    top: list[tuple[str, float]]
+    hand_found: bool | None
+
+
 class ImageClassifier:
-    """An image processor + classification model pair in eval mode, with batched ``predict``/``predict_proba``."""
+    """An image processor + classification model pair in eval mode, with batched ``predict``/``predict_proba``.
+
+    Any processor whose outputs are the model's inputs works (``model(**processor(images))``); the CNN's processor
+    is replaced by a checked lean copy, the fast path for batch-1 latency.
+    """
 
     def __init__(self, processor, model: torch.nn.Module, device: str | torch.device = "cpu", batch_size: int = DEFAULT_BATCH_SIZE):
         self.processor = processor
@@ -59,6 +82,16 @@ class ImageClassifier:
     def label2id(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.labels)}
 
+    @property
+    def detects_hands(self) -> bool:
+        """True for landmark models: their processor reports ``hand_found`` per image."""
+        return "hand_found" in (getattr(self.processor, "model_input_names", None) or ())
+
+    @property
+    def no_hand_label(self) -> str | None:
+        """The class a landmark model gives photos without a hand (None for pixel models)."""
+        return getattr(self.model.config, "no_hand_label", None) if self.detects_hands else None
+
     def _images(self, images) -> list[Image.Image]:
         if isinstance(images, (Image.Image, np.ndarray)):
             raise ImageInputError("images must be a list of images; wrap a single image as [image]")
@@ -66,36 +99,70 @@ class ImageClassifier:
             raise ImageInputError(f"images must be a list of images, got {type(images).__name__}")
         return [_as_pil(image, i) for i, image in enumerate(images)]
 
+    def _forward(self, chunk: list[Image.Image]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits of one batch (float32, CPU) and its ``hand_found`` when the processor reports one."""
+        if self.lean:
+            pixel_values = self.lean(chunk).to(self.device, dtype=self.model.dtype)
+            return self.model(pixel_values=pixel_values).logits.float().cpu(), None
+        inputs = {
+            name: value.to(self.device, dtype=self.model.dtype) if value.is_floating_point() else value.to(self.device)
+            for name, value in self.processor(chunk, return_tensors="pt").items()
+        }
+        hand_found = inputs.get("hand_found")
+        return self.model(**inputs).logits.float().cpu(), None if hand_found is None else hand_found.bool().cpu()
+
     @torch.inference_mode()
+    def _run(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, np.ndarray | None]:
+        images = self._images(images)
+        logits, found = [], []
+        for start in range(0, len(images), self.batch_size):
+            chunk_logits, chunk_found = self._forward(images[start : start + self.batch_size])
+            logits.append(chunk_logits)
+            found.append(chunk_found)
+        hand_found = None
+        if self.detects_hands:
+            hand_found = torch.cat(found).numpy() if found else np.zeros(0, bool)
+        return (torch.cat(logits) if logits else torch.empty(0, len(self.labels))), hand_found
+
     def logits(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """Raw logits ``[N, C]`` (float32, on the CPU), computed ``batch_size`` images at a time."""
-        images = self._images(images)
-        chunks = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            pixel_values = self.lean(chunk) if self.lean else self.processor(chunk, return_tensors="pt")["pixel_values"]
-            pixel_values = pixel_values.to(self.device, dtype=self.model.dtype)
-            chunks.append(self.model(pixel_values=pixel_values).logits.float().cpu())
-        return torch.cat(chunks) if chunks else torch.empty(0, len(self.labels))
+        return self._run(images)[0]
+
+    def classify(self, images: Sequence[Image.Image]) -> Classification:
+        """Probabilities and, for landmark models, which images showed a hand: one pass for both."""
+        logits, hand_found = self._run(images)
+        return Classification(logits.softmax(-1).numpy(), hand_found)
 
     def predict_proba(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Softmax probabilities, ``[N, num_classes]`` float32, columns in ``self.labels`` order."""
-        return self.logits(images).softmax(-1).numpy()
+        return self.classify(images).probabilities
 
     def predict_ids(self, images: Sequence[Image.Image]) -> list[int]:
         """The most likely label id of each image."""
         return self.logits(images).argmax(-1).tolist()
 
-    def predict(self, images: Sequence[Image.Image], top_k: int = 5) -> list[list[tuple[str, float]]]:
-        """The ``top_k`` most likely ``(label, probability)`` pairs of each image, best first."""
+    def predict_with_hands(self, images: Sequence[Image.Image], top_k: int = 5) -> list[Prediction]:
+        """Each image's top ``top_k`` pairs and ``hand_found``. Without a hand, ``top`` is only
+        ``[(no_hand_label, 1.0)]``: no letter is listed for a photo whose hand the model never saw."""
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-        probabilities = torch.from_numpy(self.predict_proba(images))
-        scores, ids = probabilities.topk(min(top_k, len(self.labels)), dim=-1)
-        return [
-            [(self.labels[i], float(s)) for i, s in zip(row_ids.tolist(), row_scores.tolist())]
-            for row_ids, row_scores in zip(ids, scores)
-        ]
+        probabilities, hand_found = self.classify(images)
+        scores, ids = torch.from_numpy(probabilities).topk(min(top_k, len(self.labels)), dim=-1)
+        predictions = []
+        for row, (row_ids, row_scores) in enumerate(zip(ids.tolist(), scores.tolist())):
+            found = None if hand_found is None else bool(hand_found[row])
+            top = [(self.labels[i], float(s)) for i, s in zip(row_ids, row_scores)]
+            predictions.append(Prediction(top if found is not False else top[:1], found))  # top[:1]: (no_hand_label, 1.0)
+        return predictions
+
+    def predict(self, images: Sequence[Image.Image], top_k: int = 5) -> list[list[tuple[str, float]]]:
+        """The ``top_k`` most likely ``(label, probability)`` pairs of each image, best first (for a landmark model
+        and a photo without a hand: only ``(no_hand_label, 1.0)``; :meth:`predict_with_hands` says which)."""
+        return [prediction.top for prediction in self.predict_with_hands(images, top_k)]
+
+
+def _has_mediapipe() -> bool:
+    return importlib.util.find_spec("mediapipe") is not None
 
 
 def default_device() -> str:
@@ -113,6 +180,7 @@ def load_classifier(
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
     from . import models  # noqa: F401 - registers the CNN with the Auto classes (no remote code needed)
+    from .models.asl_landmarks.image_processing_asl_landmarks import MEDIAPIPE_HINT  # registers the landmark classifier too
 
     source = str(model_name_or_path)
     looks_like_path = source.startswith((".", "/", "~")) or source.count("/") > 1 or os.sep in source.replace("/", "")
@@ -128,7 +196,12 @@ def load_classifier(
         raise ModelLoadError(f"{source}: could not load an image classifier ({message})") from error
     if not getattr(model.config, "id2label", None):
         raise ModelLoadError(f"{source}: the model config has no id2label, so predictions cannot be named")
-    return ImageClassifier(processor, model, device or default_device(), batch_size)
+    classifier = ImageClassifier(processor, model, device or default_device(), batch_size)
+    if classifier.detects_hands and not _has_mediapipe():  # fail now, not at the first image
+        raise ModelLoadError(f"{source}: a hand-landmark model needs MediaPipe: {MEDIAPIPE_HINT}")
+    return classifier
 
 
-__all__ = ["DEFAULT_BATCH_SIZE", "ImageClassifier", "ImageInputError", "ModelLoadError", "load_classifier"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE", "Classification", "ImageClassifier", "ImageInputError", "ModelLoadError", "Prediction", "load_classifier",
+]

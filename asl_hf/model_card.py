@@ -3,7 +3,11 @@
 Why a module of its own: the card is the model's documentation on the Hub *and* its machine-readable
 evaluation (``model-index``), so it is built only from the files training wrote (``training_args.json``,
 ``all_results.json``, ``per_class_metrics.json``, ``dataset_info.json``, confusion matrices), with
-``huggingface_hub.ModelCard``/``ModelCardData``/``EvalResult`` producing the metadata the Hub validates.
+``huggingface_hub.ModelCard``/``ModelCardData``/``EvalResult`` producing the metadata the Hub validates. The
+``model-index`` lists the trained-on data set's test and validation scores first, then each extra evaluation saved in
+the folder (``eval_<name>/evaluation_report.json``, e.g. photos of other signers), which the Space ranks models by.
+Three kinds: the CNN, MobileNetV2 and the hand-landmark classifier, whose hand-found rates come from
+``<split>_no_hand_found_fraction`` (``all_results.json``) and ``no_hand_found_fraction`` (``eval_*/evaluation_report.json``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from .errors import AslError
 
 IMAGENET_CHECKPOINT = "timm/mobilenetv2_100.ra_in1k"  # same as asl_hf.models.mobilenet (not imported: it pulls in timm)
 SPLITS = (("test", "test", "Test"), ("validation", "eval", "Validation"))  # (split name, results prefix, title)
-KIND_TITLES = {"cnn": "custom CNN", "mobilenetv2": "MobileNetV2"}
+KIND_TITLES = {"cnn": "custom CNN", "mobilenetv2": "MobileNetV2", "landmarks": "hand-landmark classifier"}
+KIND_TAGS = {"cnn": ["custom-code"], "mobilenetv2": ["mobilenetv2"], "landmarks": ["custom-code", "mediapipe", "hand-landmarks"]}
+MEDIAPIPE_REQUIREMENT = "mediapipe==0.10.14"  # the release that bundles the hand models (see image_processing_asl_landmarks)
 SECRET_KEY_PARTS = ("token", "password", "secret")
 
 
@@ -47,16 +53,21 @@ def public_training_args(args: dict) -> dict:
 
 
 def detect_model_kind(model_dir: str | os.PathLike) -> str:
-    """``"cnn"`` for the transformers CNN folder, ``"mobilenetv2"`` for a timm folder (from ``config.json``)."""
+    """``"cnn"`` for the transformers CNN folder, ``"landmarks"`` for the hand-landmark classifier, ``"mobilenetv2"``
+    for a timm folder (from ``config.json``)."""
     model_dir = Path(model_dir)
     config = _read_json(model_dir / "config.json", required=True)
     if not (model_dir / "model.safetensors").is_file():
         raise ModelFolderError(f"{model_dir / 'model.safetensors'}: missing (only safetensors weights are published)")
     if config.get("model_type") == "asl_cnn":
         return "cnn"
+    if config.get("model_type") == "asl_landmarks":
+        return "landmarks"
     if "architecture" in config:
         return "mobilenetv2"
-    raise ModelFolderError(f"{model_dir / 'config.json'}: neither the ASL CNN (model_type asl_cnn) nor a timm model (architecture)")
+    raise ModelFolderError(
+        f"{model_dir / 'config.json'}: not the ASL CNN (model_type asl_cnn), the hand-landmark classifier (asl_landmarks) "
+        "nor a timm model (architecture)")
 
 
 class TrainingRun:
@@ -81,6 +92,7 @@ class TrainingRun:
         ]
         """Evaluations by ``scripts/evaluate_model.py`` saved in the model folder (e.g. photos of other signers)."""
         self.confusion_matrices = [f"confusion_matrix_{s}.png" for s, _, _ in SPLITS if (self.dir / f"confusion_matrix_{s}.png").is_file()]
+        self.processor_config: dict = _read_json(self.dir / "preprocessor_config.json") or {}
 
     @property
     def pretrained(self) -> bool:
@@ -102,9 +114,51 @@ class TrainingRun:
     def num_parameters(self) -> int | None:
         return self.results.get("num_parameters")
 
+    def hand_found(self, prefix: str) -> float | None:
+        """Share of a split's photos in which MediaPipe found a hand, if reported (``<prefix>_no_hand_found_fraction``,
+        written by training and by ``scripts/evaluate_model.py``)."""
+        return _hand_found({"no_hand_found_fraction": self.results.get(f"{prefix}_no_hand_found_fraction")})
+
+
+def _hand_found(report: dict) -> float | None:
+    """The same share from an ``evaluation_report.json`` (null there for pixel models)."""
+    missed = report.get("no_hand_found_fraction")
+    return None if missed is None else 1.0 - float(missed)
+
+
+EXTRA_SPLIT = "test"
+"""The ``dataset_split`` of an extra evaluation: the whole folder is a test set (none of it was used in training)."""
+
+
+def _report_name(report: dict) -> str:
+    """The name an ``evaluation_report.json`` goes by (``split_name``, else its folder's name): the ``dataset_name`` of
+    its ``model-index`` entries and the key the Space ranks models by (``space/app.py`` ``_extra_accuracies``)."""
+    return str(report.get("split_name") or Path(str(report.get("data") or "")).name)
+
+
+def _extra_entries(name: str, report: dict) -> list[EvalResult]:
+    """Accuracy and (when reported) macro-F1 of one extra evaluation; NaN or missing scores are left out."""
+    entries = []
+    for metric, metric_name, value, args in (("accuracy", "Accuracy", report.get("accuracy"), None),
+                                             ("f1", "Macro F1", report.get("macro_f1"), {"average": "macro"})):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            entries.append(EvalResult(
+                task_type="image-classification", task_name="Image Classification",
+                dataset_type=name, dataset_name=name, dataset_split=EXTRA_SPLIT,
+                metric_type=metric, metric_name=metric_name, metric_value=round(float(value), 4), metric_args=args,
+            ))
+    return entries
+
 
 def eval_results(run: TrainingRun, dataset_id: str, dataset_name: str) -> list[EvalResult]:
-    """Accuracy and macro-F1 on the test and validation splits, as the Hub's ``model-index`` entries."""
+    """Accuracy and macro-F1 as the Hub's ``model-index`` entries: first the test and validation splits of the data
+    set trained on (``dataset_id``/``dataset_name``), then each extra evaluation in the folder
+    (``eval_<name>/evaluation_report.json``, e.g. ``other_signers_dev``: photos of other signers never trained on).
+
+    An extra evaluation is a local folder, not a Hub data set, so its ``dataset_type`` and ``dataset_name`` are both
+    its report name (a stable id; ``model-index`` wants a type, and the Space keys its ranking by the name), its split
+    is ``"test"`` (the whole folder is held out) and no ``dataset_config``/``source`` is claimed (there is no Hub config
+    and no URL to cite). Reports without an accuracy, without a name, or named like the main data set are left out."""
     entries = []
     for split, prefix, _ in SPLITS:
         for metric, name, args in (("accuracy", "Accuracy", None), ("f1", "Macro F1", {"average": "macro"})):
@@ -114,6 +168,13 @@ def eval_results(run: TrainingRun, dataset_id: str, dataset_name: str) -> list[E
                 dataset_type=dataset_id, dataset_name=dataset_name, dataset_config="default", dataset_split=split,
                 metric_type=metric, metric_name=name, metric_value=round(float(run.results[key]), 4), metric_args=args,
             ))
+    seen = {dataset_name}
+    for report in run.extra_evaluations:
+        name = _report_name(report)
+        extra = _extra_entries(name, report) if name and name not in seen else []
+        if extra and extra[0].metric_type == "accuracy":  # a report without an accuracy is not an evaluation to list
+            seen.add(name)
+            entries += extra
     return entries
 
 
@@ -127,12 +188,15 @@ def _score(value) -> str:
 
 
 def _results_table(run: TrainingRun) -> str:
-    rows = ["| Split | Images | Accuracy | Macro F1 | Loss |", "|---|---:|---:|---:|---:|"]
+    hands = run.kind == "landmarks"
+    rows = ["| Split | Images | Accuracy | Macro F1 | Loss |" + (" Hand found |" if hands else ""),
+            "|---|---:|---:|---:|---:|" + ("---:|" if hands else "")]
     for split, prefix, title in SPLITS:
         loss = run.results.get(f"{prefix}_loss")
         images = run.data_info.get(f"num_{split}", run.results.get(f"{prefix}_samples", "n/a"))
         rows.append(f"| {title} | {images} | {_pct(run.results[f'{prefix}_accuracy'])} | "
-                    f"{_pct(run.results[f'{prefix}_macro_f1'])} | {'n/a' if loss is None else f'{float(loss):.4f}'} |")
+                    f"{_pct(run.results[f'{prefix}_macro_f1'])} | {'n/a' if loss is None else f'{float(loss):.4f}'} |"
+                    + (f" {_pct(run.hand_found(prefix))} |" if hands else ""))
     return "\n".join(rows)
 
 
@@ -140,13 +204,16 @@ def _extra_evaluations_section(run: TrainingRun) -> str:
     """Scores on other labelled folders (``scripts/evaluate_model.py --test_dir``), next to the in-distribution test."""
     if not run.extra_evaluations:
         return ""
-    rows = ["| Data | Images | Accuracy | Macro F1 | Classes without images |", "|---|---:|---:|---:|---|",
+    hands = run.kind == "landmarks"
+    rows = ["| Data | Images | Accuracy | Macro F1 |" + (" Hand found |" if hands else "") + " Classes without images |",
+            "|---|---:|---:|---:|" + ("---:|" if hands else "") + "---|",
             f"| this model's test split (same signer and rooms as training) | {run.data_info.get('num_test', 'n/a')} | "
-            f"{_pct(run.results.get('test_accuracy'))} | {_pct(run.results.get('test_macro_f1'))} | - |"]
+            f"{_pct(run.results.get('test_accuracy'))} | {_pct(run.results.get('test_macro_f1'))} |"
+            + (f" {_pct(run.hand_found('test'))} |" if hands else "") + " - |"]
     for report in run.extra_evaluations:
         missing = ", ".join(report.get("missing_classes") or []) or "-"
-        rows.append(f"| `{Path(str(report.get('data', '?'))).name}` | {report.get('num_images', 'n/a')} | {_pct(report.get('accuracy'))} | "
-                    f"{_pct(report.get('macro_f1'))} | {missing} |")
+        rows.append(f"| `{_report_name(report) or '?'}` | {report.get('num_images', 'n/a')} | {_pct(report.get('accuracy'))} | "
+                    f"{_pct(report.get('macro_f1'))} |" + (f" {_pct(_hand_found(report))} |" if hands else "") + f" {missing} |")
     return ("### Other test sets\n\nThe same model on labelled folders it never saw in training (`scripts/evaluate_model.py "
             "--test_dir`), e.g. photos of other signers in other rooms:\n\n" + "\n".join(rows))
 
@@ -171,13 +238,24 @@ def _args_table(run: TrainingRun, keys: list[tuple[str, str]]) -> str:
     return "\n".join(["| Setting | Value |", "|---|---|"] + [f"| {label} | `{value}` |" for label, value in rows])
 
 
+def _augmentation_table(run: TrainingRun) -> str:
+    """The landmark model rotates, scales and jitters the 3-D points; the image models transform the photos."""
+    if run.kind == "landmarks":
+        return _args_table(run, [("rotation", "Rotation about each axis (degrees, +-)"), ("zoom", "Per-axis scale (+- fraction)"),
+                                 ("landmark_noise", "Per-point noise (fraction of the hand's size)")])
+    return _args_table(run, [("rotation", "Rotation (degrees, +-)"), ("shift", "Shift (fraction)"), ("shear", "Shear (degrees)"),
+                             ("zoom", "Zoom (+- fraction)"), ("color_jitter", "Colour jitter"), ("horizontal_flip", "Horizontal flip")])
+
+
 def _training_section(run: TrainingRun) -> str:
     common = [("per_device_train_batch_size", "Batch size per device"), ("gradient_accumulation_steps", "Gradient accumulation"),
               ("weight_decay", "Weight decay (AdamW)"), ("lr_scheduler_type", "Schedule"), ("num_warmup_steps", "Warm-up steps"),
               ("label_smoothing", "Label smoothing"), ("max_grad_norm", "Gradient clipping"), ("mixed_precision", "Mixed precision"),
               ("seed", "Seed")]
-    if run.kind == "cnn":
-        phases = ("One phase: all weights train from random initialisation with AdamW.\n\n"
+    if run.kind in ("cnn", "landmarks"):
+        weights = ("all weights train" if run.kind == "cnn" else "the MLP trains on the landmarks of the training photos in which "
+                   "MediaPipe found a hand (validation and test keep every photo), and")
+        phases = (f"One phase: {weights} from random initialisation with AdamW.\n\n"
                   + _args_table(run, [("learning_rate", "Learning rate"), ("num_train_epochs", "Epochs")] + common))
     else:
         start = (f"ImageNet weights (`{IMAGENET_CHECKPOINT}`)" if run.pretrained else "random weights (`--no_pretrained`)")
@@ -189,8 +267,7 @@ def _training_section(run: TrainingRun) -> str:
                   + _args_table(run, [("finetune_learning_rate", "Learning rate"), ("finetune_epochs", "Epochs"),
                                       ("unfreeze_blocks", "Unfrozen blocks")]) + "\n\n"
                   "**Both phases**:\n\n" + _args_table(run, common))
-    augmentation = _args_table(run, [("rotation", "Rotation (degrees, +-)"), ("shift", "Shift (fraction)"), ("shear", "Shear (degrees)"),
-                                     ("zoom", "Zoom (+- fraction)"), ("color_jitter", "Colour jitter"), ("horizontal_flip", "Horizontal flip")])
+    augmentation = _augmentation_table(run)
     data = run.data_info
     if data.get("dataset_name"):
         source = f"`{data['dataset_name']}`"
@@ -209,7 +286,7 @@ def _training_section(run: TrainingRun) -> str:
         f"Command: `{data['command']}`" if data.get("command") else "",
         f"The model kept is the epoch with the best validation accuracy (epoch {run.results.get('best_epoch', 'n/a')}).",
         phases,
-        "Augmentation (training images only):\n\n" + augmentation if augmentation else "",
+        f"Augmentation (training {'landmarks, in 3-D' if run.kind == 'landmarks' else 'images'} only):\n\n" + augmentation if augmentation else "",
     ]
     if run.results.get("train_runtime") is not None:
         parts.append(f"Training took {float(run.results['train_runtime']):.0f} s "
@@ -230,7 +307,43 @@ def _comparison_section(run: TrainingRun, repo_id: str, other: TrainingRun) -> s
     return "\n".join(rows) + note
 
 
+def _landmarks_usage(repo_id: str) -> str:
+    return f"""The landmarks come from MediaPipe Hands, so install it first, then load with `trust_remote_code=True` (the
+model, its configuration and the MediaPipe image processor ship as code next to the weights):
+
+```bash
+pip install "{MEDIAPIPE_REQUIREMENT}"   # the release that bundles the hand models; it needs protobuf<5
+```
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("image-classification", model="{repo_id}", trust_remote_code=True)
+print(classifier("hand.jpg", top_k=3))  # [{{'label': 'nothing', 'score': 1.0}}, ...] when no hand is found
+```
+
+To tell "no hand found" apart from the `nothing` sign, read the processor's `hand_found`:
+
+```python
+import torch
+from PIL import Image
+from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+processor = AutoImageProcessor.from_pretrained("{repo_id}", trust_remote_code=True)
+model = AutoModelForImageClassification.from_pretrained("{repo_id}", trust_remote_code=True).eval()
+inputs = processor(Image.open("hand.jpg").convert("RGB"), return_tensors="pt")
+if not inputs["hand_found"][0]:
+    print("no hand found")
+else:
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    print(model.config.id2label[logits.argmax(-1).item()])
+```"""
+
+
 def _usage_section(run: TrainingRun, repo_id: str) -> str:
+    if run.kind == "landmarks":
+        return _landmarks_usage(repo_id)
     if run.kind == "cnn":
         return f"""The architecture ships as remote code next to the weights, so `trust_remote_code=True` is needed
 (read `modeling_asl_cnn.py` first: it is ~100 lines of PyTorch).
@@ -278,6 +391,58 @@ print(classifier("hand.jpg", top_k=3))
 ```"""
 
 
+def _what(run: TrainingRun) -> str:
+    """One paragraph on the architecture and its input, from ``config.json`` and ``preprocessor_config.json``."""
+    size = f"{run.image_size}x{run.image_size}" if run.image_size else "small"
+    params = f"{run.num_parameters:,} parameters" if run.num_parameters else "a small number of parameters"
+    num_classes = len(run.config.get("id2label") or CLASS_NAMES)
+    if run.kind == "cnn":
+        blocks = run.config.get("conv_channels") or []
+        return (f"A compact convolutional network written for this task: {len(blocks)} convolution + max-pool blocks "
+                f"({', '.join(map(str, blocks))} filters), a dense layer of {run.config.get('hidden_size')} units, "
+                f"dropout and a {num_classes}-way classifier ({params}), packaged as a `transformers` model with its own configuration "
+                f"and image processor. Input: {size} RGB images, rescaled to [0, 1] and normalised.")
+    if run.kind == "landmarks":
+        return _landmarks_what(run, params, num_classes)
+    start = f"fine-tuned from ImageNet weights (`{IMAGENET_CHECKPOINT}`)" if run.pretrained else "trained from random weights"
+    return (f"`timm`'s MobileNetV2 (`{run.config.get('architecture', 'mobilenetv2_100')}`) with a new {num_classes}-way classifier, "
+            f"{start} ({params}). Input: {size} RGB images with timm's preprocessing.")
+
+
+def _landmarks_what(run: TrainingRun, params: str, num_classes: int) -> str:
+    config, processor = run.config, run.processor_config
+    points, coordinates = config.get("num_landmarks", 21), config.get("num_coordinates", 3)
+    attempts = len(processor.get("detection_attempts") or [])
+    tries = (f" It tries {attempts} detection settings in turn (model complexity, a border for hands cut by the edge, "
+             "brightening for dark photos) until one finds a hand." if attempts > 1 else "")
+    mirror = (" At test time the mirrored hand is classified too and each class keeps the larger of the two "
+              "probabilities, because MediaPipe's left/right call is wrong on some photos." if config.get("mirror_test_time") else "")
+    layers = ", ".join(map(str, config.get("hidden_sizes") or []))
+    return (f"Not a network over pixels: MediaPipe Hands (`{MEDIAPIPE_REQUIREMENT}`), run by the saved image processor, finds "
+            f"one hand and its {points} landmarks.{tries} The landmarks are normalised for position (wrist at the origin), "
+            "scale (largest wrist-to-point distance 1) and handedness (a hand MediaPipe does not call "
+            f"`{processor.get('canonical_handedness', 'Left')}`, the training signer's, is mirrored), and a multilayer "
+            f"perceptron (hidden layers of {layers} units with BatchNorm, ReLU and dropout {config.get('dropout', 'n/a')}) "
+            f"classifies the {points * coordinates} numbers into {num_classes} classes ({params}).{mirror} A photo "
+            f"without a hand gets `{config.get('no_hand_label', 'nothing')}` with probability 1 and `hand_found` false, "
+            "so it counts as wrong for every letter in the results below.")
+
+
+def _limitations(run: TrainingRun) -> str:
+    if run.kind == "landmarks":
+        answer = (f"- When MediaPipe finds no hand (dark photos, hands cut by the edge, unusual angles) the model answers "
+                  f"`{run.config.get('no_hand_label', 'nothing')}`: check the processor's `hand_found` (see Usage). The "
+                  "*Hand found* columns above say how often that happened. Only one hand is read per photo.")
+    else:
+        answer = "- The classifier always answers one of the 29 classes: it has no \"not a hand sign\" option other than `nothing`."
+    return f"""- The public ASL Alphabet photos show **one signer** in front of a few similar backgrounds. Accuracy on other
+  people, hands, skin tones, lighting and rooms is much lower than the numbers above; evaluate on your own photos first.
+- {" and ".join(MOTION_CLASSES)} are signed with **motion**; a still image only shows the final hand shape (J's is
+  the same as I's), so these letters are recognised from posture alone and are easily confused.
+{answer}
+- Not suitable for decisions that affect people (e.g. accessibility services) without further validation."""
+
+
 def build_model_card(
     model_dir: str | os.PathLike,
     repo_id: str,
@@ -299,27 +464,15 @@ def build_model_card(
     data = ModelCardData(
         model_name=repo_id.split("/")[-1],
         license=license,
-        library_name="transformers" if run.kind == "cnn" else "timm",
+        library_name="timm" if run.kind == "mobilenetv2" else "transformers",
         pipeline_tag="image-classification",
-        tags=["image-classification", "asl", "sign-language", "fingerspelling", "pytorch",
-              "custom-code" if run.kind == "cnn" else "mobilenetv2"],
+        tags=["image-classification", "asl", "sign-language", "fingerspelling", "pytorch"] + KIND_TAGS[run.kind],
         datasets=[hub_dataset] if hub_dataset else None,
         metrics=["accuracy", "f1"],
         base_model=IMAGENET_CHECKPOINT if run.pretrained else None,
         eval_results=eval_results(run, hub_dataset or "imagefolder", dataset_name),
     )
-    size = f"{run.image_size}x{run.image_size}" if run.image_size else "small"
-    params = f"{run.num_parameters:,} parameters" if run.num_parameters else "a small number of parameters"
-    if run.kind == "cnn":
-        blocks = run.config.get("conv_channels") or []
-        what = (f"A compact convolutional network written for this task: {len(blocks)} convolution + max-pool blocks "
-                f"({', '.join(map(str, blocks))} filters), a dense layer of {run.config.get('hidden_size')} units, "
-                f"dropout and a {len(run.config.get('id2label') or CLASS_NAMES)}-way classifier ({params}), packaged as a `transformers` model with its own configuration "
-                f"and image processor. Input: {size} RGB images, rescaled to [0, 1] and normalised.")
-    else:
-        start = f"fine-tuned from ImageNet weights (`{IMAGENET_CHECKPOINT}`)" if run.pretrained else "trained from random weights"
-        what = (f"`timm`'s MobileNetV2 (`{run.config.get('architecture', 'mobilenetv2_100')}`) with a new 29-way classifier, "
-                f"{start} ({params}). Input: {size} RGB images with timm's preprocessing.")
+    what = _what(run)
     matrices = "\n\n".join(f"![Confusion matrix, {name.split('_')[-1][:-4]} split]({name})" for name in run.confusion_matrices)
     comparison = f"\n## Comparison\n\n{_comparison_section(run, repo_id, other)}\n" if other else ""
     body = f"""
@@ -350,12 +503,7 @@ Accuracy and macro-averaged F1 of the best epoch (chosen on validation); the tes
 
 ## Limitations
 
-- The public ASL Alphabet photos show **one signer** in front of a few similar backgrounds. Accuracy on other
-  people, hands, skin tones, lighting and rooms is much lower than the numbers above; evaluate on your own photos first.
-- {" and ".join(MOTION_CLASSES)} are signed with **motion**; a still image only shows the final hand shape (J's is
-  the same as I's), so these letters are recognised from posture alone and are easily confused.
-- The classifier always answers one of the 29 classes: it has no "not a hand sign" option other than `nothing`.
-- Not suitable for decisions that affect people (e.g. accessibility services) without further validation.
+{_limitations(run)}
 
 ## Usage
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Evaluate a saved model (either kind, local folder or Hub repo) on any labelled images.
+"""Evaluate a saved model (any kind, local folder or Hub repo) on any labelled images.
 
     python scripts/evaluate_model.py --model outputs/cnn --test_dir /path/to/asl_alphabet_test
     python scripts/evaluate_model.py --model outputs/mobilenetv2 --dataset_dir data/asl --split test
@@ -15,9 +15,14 @@ and so does the download's nesting (asl_alphabet_test/asl_alphabet_test/...: the
 Writes into --output_dir (default <model folder>/eval_<data name>): eval_results.json, per_class_metrics.json/.md,
 confusion_matrix_<data name>.png/.json, evaluation_report.json (missing classes, skipped files), predictions.csv.
 
+Hand-landmark models (MediaPipe Hands) also count the photos where no hand was found: the model answers `nothing` for
+them, so they count as wrong for every letter. evaluation_report.json and the table get no_hand_found (count) and
+no_hand_found_fraction (null / "-" for pixel models), eval_results.json eval_no_hand_found(_fraction), and
+predictions.csv a hand_found column.
+
 Several models and/or several --test_dir folders: every model is evaluated on every folder, each pair's files go to
 <output_dir>/<model name>/<data name> (default <model folder>/eval_<data name>), and one table is printed at the end
-(model, data, images, accuracy, macro-F1, missing classes), also written as a JSON list of rows to --table_json
+(model, data, images, accuracy, macro-F1, no hand found, missing classes), also written as a JSON list of rows to --table_json
 (default <output_dir>/evaluation_table.json, or ./evaluation_table.json without --output_dir). Every model is loaded
 and every folder checked before the first evaluation, so bad input fails before anything is written.
 
@@ -40,7 +45,7 @@ TABLE_FILE = "evaluation_table.json"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", nargs="+", required=True, help="saved model folder(s) or Hub repo id(s) (CNN or MobileNetV2)")
+    parser.add_argument("--model", nargs="+", required=True, help="saved model folder(s) or Hub repo id(s) (CNN, MobileNetV2 or hand landmarks)")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
     parser.add_argument("--hub_token", "--token", dest="hub_token", default=None, help="Hub token for a private --model")
     data = parser.add_mutually_exclusive_group(required=True)
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def evaluate_one(args: argparse.Namespace, model: str, classifier, images, output_dir: Path):
     """Evaluate one model on one data source, print its report and write its files (as a single evaluation does)."""
-    from asl_hf.evaluation import evaluate_classifier, format_per_class_table, shown_classes, write_evaluation
+    from asl_hf.evaluation import evaluate_classifier, format_per_class_table, no_hand_sentence, shown_classes, write_evaluation
 
     print(f"Evaluating {model} on {images.source}: {len(images.identifiers)} images")
     if images.skipped:
@@ -142,6 +147,8 @@ def evaluate_one(args: argparse.Namespace, model: str, classifier, images, outpu
     if result.missing_classes:
         print(f"Missing classes (no images): {', '.join(result.missing_classes)}")
     print(format_per_class_table(shown_classes(result.metrics)))
+    if result.hand_found is not None:
+        print(no_hand_sentence(result))
     results = write_evaluation(output_dir, model, images, result, classifier.labels)
     print(f"eval_accuracy: {results['eval_accuracy']:.4f}")
     print(f"eval_macro_f1: {results['eval_macro_f1']:.4f}")

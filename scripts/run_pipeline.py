@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The main job: prepare the data, train both models with `accelerate launch`, evaluate, compare.
+"""The main job: prepare the data, train the models with `accelerate launch`, evaluate, compare.
 
     python scripts/run_pipeline.py                                  # embedded synthetic data, offline
     python scripts/run_pipeline.py --train_dir /path/to/asl_alphabet_train --output_dir outputs/real --test_dir other_signers/
@@ -42,6 +42,15 @@ def parse_args(argv):
                         help="extra labelled folders to evaluate both models on (e.g. photos of other signers)")
     parser.add_argument("--overwrite_output_dir", action="store_true")
     return parser.parse_args(argv)
+
+
+def hands_available() -> bool:
+    """MediaPipe with its bundled hand models (0.10.14, the `hands` extra) is what the landmark model needs."""
+    try:
+        import mediapipe
+    except ImportError:
+        return False
+    return hasattr(mediapipe, "solutions")
 
 
 def cpu_bf16() -> bool:
@@ -102,7 +111,9 @@ def main(argv=None) -> int:
         from asl_hf.models.mobilenet import describe_pretrained_source
 
         print(f"MobileNetV2 starts from {describe_pretrained_source(pretrained_weights=args.pretrained_weights)}")
-    print(f"== 1/4 Data: {'embedded synthetic data set' if synthetic else args.train_dir or args.dataset_name}")
+    landmarks = not synthetic and hands_available()  # the generated drawings have no hands to find
+    steps = 5 if landmarks else 4
+    print(f"== 1/{steps} Data: {'embedded synthetic data set' if synthetic else args.train_dir or args.dataset_name}")
     prepared = prepare_dataset(
         data_dir, train_dir=train_dir, dataset_name=args.dataset_name, seed=args.seed, split_by=args.split_by,
         group_size=min(10, args.group_size) if synthetic else args.group_size, overwrite_output_dir=args.overwrite_output_dir, synthetic=synthetic,
@@ -115,13 +126,13 @@ def main(argv=None) -> int:
     if args.overwrite_output_dir:
         common.append("--overwrite_output_dir")
     cnn_dir, mobilenet_dir = output / "cnn", output / "mobilenetv2"
-    print("== 2/4 Training the custom CNN")
+    print(f"== 2/{steps} Training the custom CNN")
     cnn_epochs = args.cnn_epochs or (40 if synthetic else None)
     cnn_args = ["--model", "cnn", "--output_dir", str(cnn_dir), *(["--num_train_epochs", str(cnn_epochs)] if cnn_epochs else []), *common]
     if cpu_bf16():
         cnn_args += ["--mixed_precision", "bf16"]  # 1.5x faster CNN steps; scores are still taken in float32
     launch(cnn_args)
-    print("== 3/4 Training MobileNetV2 (phase 1: head, phase 2: top blocks)")
+    print(f"== 3/{steps} Training MobileNetV2 (phase 1: head, phase 2: top blocks)")
     mobilenet_args = ["--model", "mobilenetv2", "--output_dir", str(mobilenet_dir), *common]
     if args.mobilenet_epochs:
         mobilenet_args += ["--num_train_epochs", str(args.mobilenet_epochs)]
@@ -135,10 +146,17 @@ def main(argv=None) -> int:
         # and 128 px keeps the run short on a CPU.
         mobilenet_args += ["--no_pretrained", "--unfreeze_blocks", "7", "--image_size", "96", "--finetune_learning_rate", "2e-3"]
     launch(mobilenet_args)
+    models = {"custom CNN": cnn_dir, "MobileNetV2": mobilenet_dir}
+    if landmarks:
+        print(f"== 4/{steps} Training the hand-landmark model (MediaPipe Hands landmarks + MLP)")
+        models["hand landmarks"] = output / "landmarks"
+        launch(["--model", "landmarks", "--output_dir", str(models["hand landmarks"]), *common])
+    elif not synthetic:
+        print('Skipping the hand-landmark model: it needs MediaPipe 0.10.14 (pip install "asl_hf[hands]")')
 
-    print("== 4/4 Comparison (test split)")
+    print(f"== {steps}/{steps} Comparison (test split)")
     rows = {}
-    for name, folder in (("custom CNN", cnn_dir), ("MobileNetV2", mobilenet_dir)):
+    for name, folder in models.items():
         results = json.loads((folder / "all_results.json").read_text())
         rows[name] = {
             "test_accuracy": results["test_accuracy"],
@@ -154,11 +172,12 @@ def main(argv=None) -> int:
         print(f"| {name} | {row['test_accuracy']:.4f} | {row['test_macro_f1']:.4f} | {row['eval_accuracy']:.4f} | "
               f"{row['num_parameters']:,} | {row['ms_per_image']:.2f} | {row['train_runtime_s']:.0f} |")
     (output / "comparison.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"Models, evaluation reports and confusion matrices are in {cnn_dir} and {mobilenet_dir}; the table is in {output / 'comparison.json'}")
+    print(f"Models, evaluation reports and confusion matrices are in {', '.join(map(str, models.values()))}; "
+          f"the table is in {output / 'comparison.json'}")
     if args.test_dir:
         # Reports land in each model folder (eval_<folder name>/), where the model card picks them up.
         print("== Extra test folders (scripts/evaluate_model.py)")
-        evaluate = [sys.executable, str(SCRIPTS / "evaluate_model.py"), "--model", str(cnn_dir), str(mobilenet_dir),
+        evaluate = [sys.executable, str(SCRIPTS / "evaluate_model.py"), "--model", *map(str, models.values()),
                     "--test_dir", *args.test_dir, "--table_json", str(output / "extra_evaluation.json"), "--no_progress"]
         print("$ python scripts/evaluate_model.py " + " ".join(evaluate[2:]), flush=True)
         if subprocess.run(evaluate).returncode:

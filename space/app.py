@@ -1,4 +1,4 @@
-"""ASL fingerspelling demo: one photo in, both models' top-5 letters out, side by side.
+"""ASL fingerspelling demo: one photo in, each model's top-5 letters out, side by side.
 
 Runs as a Hugging Face Space (``sdk: gradio``) or locally with ``python space/app.py``. On a Space the ``asl_hf``
 package is not installed, so this file is self-contained: it classifies with the same library calls as
@@ -6,7 +6,9 @@ package is not installed, so this file is self-contained: it classifies with the
 top-k) and converts images with a copy of ``asl_hf.images.to_rgb``; ``tests/test_space.py`` checks both agree.
 
 Models come from Hub repo ids or local folders named by environment variables (defaults below). A model that
-cannot be loaded does not stop the app: the page says which model is missing and why.
+cannot be loaded does not stop the app: the page says which model is missing and why. The hand-landmark model finds
+the hand with MediaPipe first (its own saved image processor); the page shows the landmarks it found, cropped to the
+hand, or says that it found no hand instead of guessing a letter.
 
 The *Spell* tab turns a webcam stream or a video into text with ``asl_hf.spelling``'s state machine. That module is
 pure Python and is imported from the package when it is installed; a Space has ``spelling.py`` beside this file
@@ -46,6 +48,7 @@ except ImportError:  # ... else the copy push_to_hub puts beside app.py on the S
 MODEL_SOURCES: dict[str, tuple[str, str]] = {
     "Custom CNN": ("ASL_CNN_MODEL", "asl-hf/asl-cnn"),
     "MobileNetV2": ("ASL_MOBILENET_MODEL", "asl-hf/asl-mobilenetv2"),
+    "Hand landmarks": ("ASL_LANDMARKS_MODEL", "asl-hf/asl-landmarks"),
 }
 """Display name -> (environment variable, default Hub repo id). The env var may also hold a local folder."""
 DATASET_ID = "asl-hf/asl-alphabet"
@@ -53,7 +56,12 @@ TOP_K = 5
 MAX_PIXELS = 50_000_000
 """Larger images are refused before decoding (decompression bombs): 50 MP is above any phone photo."""
 MAX_SIDE = 1024
-"""Images are downscaled to fit this before preprocessing; both models look at 224 px or less."""
+"""Images are downscaled to fit this before preprocessing; the pixel models look at 224 px or less."""
+NO_HAND = "No hand found"
+"""What a hand-landmark model answers for a photo in which MediaPipe finds no hand (never a letter)."""
+MEDIAPIPE_HINT = 'pip install "mediapipe==0.10.14" "protobuf<5"'
+HAND_CROP_MARGIN = 0.25
+"""Margin around the hand, as a fraction of its size, in the image of what the landmark model looked at."""
 MAX_FILE_SIZE = "10mb"
 CONCURRENCY_LIMIT = 2
 TORCH_THREADS = max(1, (os.cpu_count() or 1) // CONCURRENCY_LIMIT)
@@ -220,6 +228,11 @@ class LoadedModel:
     def ready(self) -> bool:
         return self.model is not None
 
+    @property
+    def detects_hands(self) -> bool:
+        """True for hand-landmark models (their processor reports ``hand_found``), as ``asl_hf.inference`` decides."""
+        return "hand_found" in (getattr(self.processor, "model_input_names", None) or ())
+
 
 def _looks_like_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or source.count("/") > 1 or os.sep in source.replace("/", "")
@@ -258,8 +271,9 @@ def _load_error(source: str, error: BaseException, online: bool) -> str:
 
 
 def load_model(name: str, source: str) -> LoadedModel:
-    """Load processor + model with the calls ``asl_hf.inference.load_classifier`` makes (the CNN through its saved
-    remote code, MobileNetV2 through transformers' TimmWrapper). Never raises: a failure becomes ``error``."""
+    """Load processor + model with the calls ``asl_hf.inference.load_classifier`` makes (the CNN and the landmark
+    model through their saved remote code, MobileNetV2 through transformers' TimmWrapper). Never raises: a failure
+    becomes ``error``."""
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
     slot = LoadedModel(name=name, source=source)
@@ -270,7 +284,7 @@ def load_model(name: str, source: str) -> LoadedModel:
     else:
         online = os.path.isdir(source) or hub_reachable()
         try:
-            slot.processor = AutoImageProcessor.from_pretrained(source, local_files_only=not online)
+            slot.processor = AutoImageProcessor.from_pretrained(source, trust_remote_code=True, local_files_only=not online)
             model = AutoModelForImageClassification.from_pretrained(source, trust_remote_code=True, local_files_only=not online)
             id2label = model.config.id2label
             slot.labels = [str(id2label[i]) for i in range(len(id2label))]
@@ -278,31 +292,95 @@ def load_model(name: str, source: str) -> LoadedModel:
         except Exception as error:  # Hub unreachable, missing files, unknown model type: all mean "not available"
             slot.processor = None
             slot.error = _load_error(source, error, online)
+    if slot.ready and slot.detects_hands and mediapipe_problem():  # fail at start, not at every photo
+        slot.model, slot.error = None, f"{source}: a hand-landmark model needs MediaPipe ({MEDIAPIPE_HINT}): {mediapipe_problem()}"
     if slot.error:
         logger.warning("%s not loaded: %s", name, slot.error)
     slot.info = model_info(slot)
     return slot
 
 
+@functools.cache
+def mediapipe_problem() -> str | None:
+    """Why MediaPipe Hands cannot run here, None when it can. Importing it also imports OpenCV, which needs the
+    system's libGL: a missing library becomes one line in the page instead of an error on every photo."""
+    try:
+        import mediapipe
+
+        mediapipe.solutions.hands  # noqa: B018 - releases after 0.10.14 have no bundled hand models
+    except (ImportError, OSError, AttributeError) as error:
+        return _first_line(error)
+    return None
+
+
 def load_models() -> list[LoadedModel]:
     return [load_model(name, os.environ.get(env_var) or default) for name, (env_var, default) in MODEL_SOURCES.items()]
 
 
+@dataclass
+class Prediction:
+    """One model's answer to one photo. ``confidences`` is None when a landmark model found no hand; ``view`` is
+    what a landmark model looked at (the photo with its landmarks drawn, cropped to the hand), None otherwise."""
+
+    confidences: dict[str, float] | None
+    latency_ms: float
+    view: Image.Image | None = None
+
+
 @torch.inference_mode()
-def classify(slot: LoadedModel, image: Image.Image) -> tuple[dict[str, float], float]:
-    """Top-k ``{label: probability}`` and the latency in ms (preprocessing + forward pass)."""
+def classify(slot: LoadedModel, image: Image.Image) -> Prediction:
+    """Top-k ``{label: probability}``, the latency in ms (preprocessing, hand detection, forward pass) and, for a
+    landmark model, the drawn hand; ``confidences`` None when it finds no hand (it never guesses a letter then)."""
     start = time.perf_counter()
-    pixel_values = slot.processor([image], return_tensors="pt")["pixel_values"].to(dtype=slot.model.dtype)
-    probabilities = slot.model(pixel_values=pixel_values).logits.float().softmax(-1)[0]
+    if slot.detects_hands:
+        # The processor's own two steps (detect, normalise), so the detection is also there to draw.
+        detection = slot.processor.detect(image)
+        if detection is None:
+            return Prediction(None, round((time.perf_counter() - start) * 1000, 2))
+        inputs = {"landmarks": torch.from_numpy(slot.processor.normalise(detection))[None], "hand_found": torch.ones(1, dtype=torch.bool)}
+    else:
+        detection = None
+        inputs = {"pixel_values": slot.processor([image], return_tensors="pt")["pixel_values"].to(dtype=slot.model.dtype)}
+    probabilities = slot.model(**inputs).logits.float().softmax(-1)[0]
     scores, ids = probabilities.topk(min(TOP_K, len(slot.labels)))
-    latency_ms = (time.perf_counter() - start) * 1000
-    return {slot.labels[i]: float(s) for i, s in zip(ids.tolist(), scores.tolist())}, round(latency_ms, 2)
+    latency_ms = round((time.perf_counter() - start) * 1000, 2)
+    view = slot.processor.draw(image, detection, HAND_CROP_MARGIN) if detection is not None else None
+    return Prediction({slot.labels[i]: float(s) for i, s in zip(ids.tolist(), scores.tolist())}, latency_ms, view)
+
+
+def predict_all(models: list[LoadedModel], payload) -> tuple:
+    """Each model's (label, latency, view) for one image, then a status line; bad input gives a message, never a
+    traceback. A landmark model that finds no hand answers ``NO_HAND``, not a letter."""
+    try:
+        image = prepare_image(image_from_payload(payload))
+    except InputImageError as error:
+        return (None, None, None) * len(models) + (f"⚠️ {error}",)
+    outputs, notes = [], [f"Classified a {image.width}×{image.height} image."]
+    for slot in models:
+        if not slot.ready:
+            outputs += [None, None, None]
+            notes.append(f"⚠️ {slot.name} is not loaded: {slot.error}")
+            continue
+        try:
+            result = classify(slot, image)
+        except Exception as error:  # keep serving; the log keeps the details
+            logger.exception("%s failed on a %s image of size %s", slot.name, image.mode, image.size)
+            outputs += [None, None, None]
+            notes.append(f"⚠️ {slot.name} could not classify this image ({_first_line(error)})")
+            continue
+        if result.confidences is None:
+            notes.append(f"{slot.name}: {NO_HAND} in this photo, so it names no letter.")
+        outputs += [result.confidences or NO_HAND, result.latency_ms, result.view]
+    return (*outputs, " ".join(notes))
 
 
 # --- Spelling ---------------------------------------------------------------------------------------------------
-def top_label(slot: LoadedModel, image: Image.Image) -> tuple[str, float]:
-    """The most likely label and its probability, through the same ``classify`` as the Photo tab."""
-    confidences, _ = classify(slot, image)
+def top_label(slot: LoadedModel, image: Image.Image) -> tuple[str | None, float]:
+    """The most likely label and its probability, through the same ``classify`` as the Photo tab; ``(None, 0.0)``
+    when a landmark model finds no hand, which the spelling machine takes as letting go."""
+    confidences = classify(slot, image).confidences
+    if confidences is None:
+        return None, 0.0
     label, probability = next(iter(confidences.items()))
     return label, probability
 
@@ -330,7 +408,9 @@ def held_markdown(machine: SpellingMachine, seen: tuple[str, float] | None = Non
         line = f"**{held.label}** typed. Let go (show *nothing* or lower your hand) to type it again."
     else:
         line = f"Holding **{held.label}** {progress_bar(held.progress)} {100 * held.progress:.0f}%"
-    if seen is not None:
+    if seen is not None and seen[0] is None:
+        line += f"  \n{NO_HAND} in this frame."
+    elif seen is not None:
         line += f"  \nThe model sees *{seen[0]}* ({100 * seen[1]:.0f}%)."
     return line
 
@@ -375,7 +455,13 @@ def _data_note(folder: Path) -> str:
 
 
 def _metrics_from_card(repo_id: str) -> dict:
-    """Accuracy and macro-F1 from the model card's ``model-index`` (written by ``asl_hf.model_card``)."""
+    """Accuracy and macro-F1 from the model card's ``model-index`` (written by ``asl_hf.model_card``).
+
+    The first entries are the data set the model was trained on: its test (else validation) scores are returned as
+    from a local folder. Entries on any other ``dataset_name`` are the extra evaluations the card lists (e.g.
+    ``other_signers_dev``: photos never trained on); they come back under ``extra_evaluations`` as
+    ``evaluation_report.json``-like dicts (``split_name``, ``accuracy``, ``macro_f1``), the shape
+    :func:`_extra_accuracies` reads, so Hub models are ranked exactly like local folders."""
     from huggingface_hub import ModelCard
 
     if not hub_reachable():
@@ -384,38 +470,107 @@ def _metrics_from_card(repo_id: str) -> dict:
         results = ModelCard.load(repo_id).data.eval_results or []
     except Exception:  # no card, Hub unreachable, invalid metadata: no numbers to show
         return {}
+    return _metrics_from_eval_results(results)
+
+
+def _metrics_from_eval_results(results: list) -> dict:
+    """:func:`_metrics_from_card` on parsed ``EvalResult`` entries (the main data set is the first entry's)."""
+    if not results:
+        return {}
+    main_name = results[0].dataset_name
+    main = [r for r in results if r.dataset_name == main_name]
+    metrics: dict = {}
     for split in ("test", "validation", None):
-        found = {r.metric_type: r.metric_value for r in results if split is None or r.dataset_split == split}
+        found = {r.metric_type: r.metric_value for r in main if split is None or r.dataset_split == split}
         if "accuracy" in found:
-            return {"split": split or "reported", "accuracy": found["accuracy"], "macro_f1": found.get("f1")}
-    return {}
+            metrics = {"split": split or "reported", "accuracy": found["accuracy"], "macro_f1": found.get("f1")}
+            break
+    extras: dict[str, dict] = {}
+    for r in results:
+        if r.dataset_name == main_name or not r.dataset_name or r.metric_type not in ("accuracy", "f1"):
+            continue
+        report = extras.setdefault(str(r.dataset_name), {"split_name": str(r.dataset_name), "data": str(r.dataset_name)})
+        report.setdefault("accuracy" if r.metric_type == "accuracy" else "macro_f1", r.metric_value)
+    extra_evaluations = [report for report in extras.values() if isinstance(report.get("accuracy"), (int, float))]
+    if extra_evaluations:
+        metrics["extra_evaluations"] = extra_evaluations
+    return metrics
 
 
-def reported_accuracy(slot: LoadedModel) -> float:
-    """The model's reported test (else validation) accuracy, 0 when none is found."""
-    local = os.path.isdir(slot.source)
-    metrics = _metrics_from_folder(Path(slot.source)) if local else _metrics_from_card(slot.source)
-    return float(metrics.get("accuracy") or 0.0)
+def _extra_evaluations(folder: Path) -> list[dict]:
+    """The ``evaluation_report.json`` files ``scripts/evaluate_model.py`` writes into ``eval_<data>/`` of a model
+    folder (the reports ``asl_hf.model_card`` lists as other test sets)."""
+    reports = []
+    for path in sorted(folder.glob("eval_*/evaluation_report.json")):
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return [report for report in reports if isinstance(report, dict)]
 
 
-def best_first(slots: list[LoadedModel]) -> list[str]:
-    """Loaded model names, the one with the highest reported accuracy first (the Spell tab's default)."""
-    return [slot.name for slot in sorted(slots, key=reported_accuracy, reverse=True)]
+def _extra_accuracies(scores: dict) -> dict[str, float]:
+    """``{data name: accuracy}`` of a model's extra evaluations."""
+    found = {}
+    for report in scores.get("extra_evaluations") or []:
+        name = report.get("split_name") or Path(str(report.get("data") or "")).name
+        if name and isinstance(report.get("accuracy"), (int, float)):
+            found[name] = float(report["accuracy"])
+    return found
+
+
+def _reports(slot: LoadedModel) -> tuple[dict, list[dict]]:
+    """The model's test (else validation) metrics and its extra evaluations: from the files beside a local folder's
+    weights, or from a Hub model's card (its ``model-index`` carries both)."""
+    if os.path.isdir(slot.source):
+        return _metrics_from_folder(Path(slot.source)), _extra_evaluations(Path(slot.source))
+    metrics = _metrics_from_card(slot.source)
+    return metrics, metrics.get("extra_evaluations") or []
+
+
+def reported_scores(slot: LoadedModel) -> dict:
+    """What the model reports about itself: test (else validation) ``accuracy`` and the ``extra_evaluations``
+    on other folders (a local folder's ``eval_*/evaluation_report.json``, a Hub card's other ``model-index`` data sets)."""
+    metrics, extra = _reports(slot)
+    return {"accuracy": metrics.get("accuracy"), "extra_evaluations": extra}
+
+
+def rank_models(scores: dict[str, dict]) -> tuple[list[str], str]:
+    """Model names best first, and the number they are ranked by. Accuracy on photos of other signers says how a
+    model does on a visitor's hand, so it decides when every model reports it on the same folder (one whose name
+    says other signers preferred); otherwise the reported test accuracy does (the numbers are not comparable)."""
+    shared = set.intersection(*(set(_extra_accuracies(s)) for s in scores.values())) if scores else set()
+    data = min(shared, key=lambda name: ("other_signers" not in name, name)) if shared else None
+
+    def key(name: str) -> tuple[float, float]:
+        other = _extra_accuracies(scores[name])[data] if data else 0.0
+        return other, float(scores[name].get("accuracy") or 0.0)
+
+    ranked_by = f"accuracy on {data} (photos the models never trained on)" if data else "reported test accuracy"
+    return sorted(scores, key=key, reverse=True), ranked_by
+
+
+def best_first(slots: list[LoadedModel]) -> tuple[list[str], str]:
+    """Loaded model names, best first (the default model and the column order), and what they are ranked by."""
+    return rank_models({slot.name: reported_scores(slot) for slot in slots if slot.ready})
 
 
 def model_info(slot: LoadedModel) -> str:
-    """One Markdown line: where the model came from and its accuracy / macro-F1, or why it is missing."""
+    """One Markdown line: where the model came from, its accuracy / macro-F1 and its accuracy on other test
+    folders (photos of other signers), or why it is missing."""
     if not slot.ready:
         return f"⚠️ **{slot.name} is not loaded**: {slot.error}"
     local = os.path.isdir(slot.source)
-    metrics = _metrics_from_folder(Path(slot.source)) if local else _metrics_from_card(slot.source)
+    metrics, extra_evaluations = _reports(slot)
     where = f"local folder `{Path(slot.source).name}`" if local else f"[{slot.source}](https://huggingface.co/{slot.source})"
-    if not metrics:
-        return f"**{slot.name}** ({where}): no evaluation results found"
+    extra = _extra_accuracies({"extra_evaluations": extra_evaluations})
+    extra_text = "".join(f"; accuracy {100 * value:.1f}% on `{name}`" for name, value in extra.items())
+    if metrics.get("accuracy") is None:  # a card may list other test sets alone
+        return f"**{slot.name}** ({where}): no evaluation results found{extra_text}"
     f1 = metrics.get("macro_f1")
     f1_text = f", macro-F1 {100 * float(f1):.1f}%" if f1 is not None else ""
     data = f" on {metrics['data']}" if metrics.get("data") else ""
-    return f"**{slot.name}** ({where}): {metrics['split']} accuracy {100 * float(metrics['accuracy']):.1f}%{f1_text}{data}"
+    return f"**{slot.name}** ({where}): {metrics['split']} accuracy {100 * float(metrics['accuracy']):.1f}%{f1_text}{data}{extra_text}"
 
 
 # --- Example photos ----------------------------------------------------------------------------------------------
@@ -459,14 +614,18 @@ def find_examples(folder: Path | None) -> list[tuple[str, str]]:
 # --- UI ---------------------------------------------------------------------------------------------------------
 ABOUT = """
 **ASL fingerspelling** spells words letter by letter with one hand in American Sign Language.
-Both models classify a single photo of a hand into **29 classes**: the letters **A–Z** plus **del**, **nothing**
+The models classify a single photo of a hand into **29 classes**: the letters **A–Z** plus **del**, **nothing**
 (no hand) and **space**, the classes of the ASL Alphabet data set ([{dataset}](https://huggingface.co/datasets/{dataset})).
 
 - **Custom CNN**: two convolution + max-pool blocks, a dense layer and a classifier on 64×64 inputs (a transformers model with remote code).
 - **MobileNetV2**: timm's ImageNet MobileNetV2 fine-tuned on the same data (loaded through transformers' TimmWrapper).
+- **Hand landmarks**: MediaPipe Hands finds the hand and its 21 landmarks (wrist, finger joints and tips); a small
+  network classifies their positions, so the background and the light matter less. Its column shows the landmarks it
+  found, cropped to the hand; when MediaPipe finds no hand it says **No hand found** instead of naming a letter.
 
 **Limitations.** The training photos show one signer in front of one background, so accuracy on other signers,
-hands, lighting and backgrounds is lower than the reported test accuracy. **J** and **Z** are motion signs: a photo
+hands, lighting and backgrounds is lower than the reported test accuracy (the models are ordered, and the default
+chosen, by accuracy on photos of other signers where every model reports it). **J** and **Z** are motion signs: a photo
 only shows their end pose.{examples_note}
 Images are processed in memory and not stored; they are downscaled to at most {max_side} px, and images over
 {max_mp} megapixels or {max_file} are refused.
@@ -480,16 +639,17 @@ CSS = ".model-info {font-size: 0.9em}"
 SPELL_HELP = """
 Fingerspell a word to the webcam, or upload a video of it: a sign is typed once it stays the model's top prediction
 for the **hold time**. To type the same letter twice, let go in between: show *nothing* (an empty background) or lower
-your hand. **space** types a space, **del** deletes the last character. Start the webcam with its record button: it is
-read {per_second:g} times a second, for up to {limit} s at a time; videos are read at {fps:g} frames per second, up
-to {max_video:g} s.
+your hand (for the hand-landmark model, a frame without a hand is letting go). **space** types a space, **del** deletes
+the last character. Start the webcam with its record button: it is read {per_second:g} times a second, for up to
+{limit} s at a time; videos are read at {fps:g} frames per second, up to {max_video:g} s.
 """
 
 
-def build_spell_tab(models: list[LoadedModel]) -> None:
-    """The Spell tab's components and events (call inside a Blocks context). Each session has its own
-    ``SpellingMachine`` in a ``gr.State``; the webcam stream feeds it one frame at a time, timed by the server clock."""
-    ready = best_first([slot for slot in models if slot.ready])
+def build_spell_tab(models: list[LoadedModel], ranking: tuple[list[str], str]) -> None:
+    """The Spell tab's components and events (call inside a Blocks context); ``ranking`` (``best_first``) picks the
+    default model. Each session has its own ``SpellingMachine`` in a ``gr.State``; the webcam stream feeds it one
+    frame at a time, timed by the server clock."""
+    ready, ranked_by = ranking
 
     def spell_frame(frame, model_name, hold_seconds, threshold, machine):
         """One webcam frame: classify it, update this session's machine, show the text and the held sign."""
@@ -542,7 +702,8 @@ def build_spell_tab(models: list[LoadedModel]) -> None:
         gr.Markdown("⚠️ **No model is loaded**, so nothing can be spelled.")
     with gr.Row():
         with gr.Column(scale=1):
-            model = gr.Dropdown(ready, value=ready[0] if ready else None, label="Model", elem_id="spell-model")
+            model = gr.Dropdown(ready, value=ready[0] if ready else None, label="Model", elem_id="spell-model",
+                                info=f"best first by {ranked_by}")
             with gr.Tabs():
                 with gr.Tab("Webcam"):
                     webcam = gr.Image(label=f"Webcam (read every {SPELL_STREAM_EVERY_S:g} s)", sources=["webcam"], streaming=True,
@@ -576,41 +737,20 @@ def build_spell_tab(models: list[LoadedModel]) -> None:
 def build_demo(models: list[LoadedModel], examples: list[tuple[str, str]] | None = None) -> gr.Blocks:
     """The Blocks app for the given (loaded or missing) models: a Classify tab (its photo and live-webcam inputs
     share the result columns, with the ``(path, caption)`` example photos below, if any) and a Spell tab."""
-
-    def predict(payload):
-        """Both models' top-5 letters and latencies for one image; bad input gives a message, never a traceback."""
-        try:
-            image = prepare_image(image_from_payload(payload))
-        except InputImageError as error:
-            return (None, None) * len(models) + (f"⚠️ {error}",)
-        outputs, notes = [], [f"Classified a {image.width}×{image.height} image."]
-        for slot in models:
-            if not slot.ready:
-                outputs += [None, None]
-                notes.append(f"⚠️ {slot.name} is not loaded: {slot.error}")
-                continue
-            try:
-                confidences, latency_ms = classify(slot, image)
-            except Exception as error:  # keep serving; the log keeps the details
-                logger.exception("%s failed on a %s image of size %s", slot.name, image.mode, image.size)
-                outputs += [None, None]
-                notes.append(f"⚠️ {slot.name} could not classify this image ({_first_line(error)})")
-                continue
-            outputs += [confidences, latency_ms]
-        return (*outputs, " ".join(notes))
-
+    predict = functools.partial(predict_all, models)
+    ranking = best_first(models)
     missing = [slot for slot in models if not slot.ready]
-    with gr.Blocks(title="ASL fingerspelling: CNN vs MobileNetV2") as demo:
+    with gr.Blocks(title="ASL fingerspelling: CNN, MobileNetV2 and hand landmarks") as demo:
         gr.Markdown("# ASL fingerspelling recognition\nUpload, photograph or paste a hand sign: "
-                    "two models name the letter (top 5 each). Or spell whole words in the *Spell* tab.")
+                    f"{len(models)} models name the letter (top 5 each). Or spell whole words in the *Spell* tab.")
         if missing:
             gr.Markdown("\n\n".join(f"⚠️ **{slot.name} is not available**: {slot.error}" for slot in missing),
                         elem_id="missing-models")
         with gr.Tabs():
             with gr.Tab("Classify a sign", id="classify"):
-                image_input, classify_button, live_input, outputs = build_classify_tab(models, examples or [])
+                image_input, classify_button, live_input, outputs = build_classify_tab(models, examples or [], ranking)
             with gr.Tab("Spell", id="spell"):
-                build_spell_tab(models)
+                build_spell_tab(models, ranking)
         with gr.Accordion("About: ASL fingerspelling, the 29 classes, limitations", open=False):
             gr.Markdown(ABOUT.format(dataset=DATASET_ID, max_side=MAX_SIDE, max_mp=MAX_PIXELS // 1_000_000,
                                      max_file=MAX_FILE_SIZE.upper(), examples_note=EXAMPLES_NOTE if examples else ""))
@@ -622,9 +762,13 @@ def build_demo(models: list[LoadedModel], examples: list[tuple[str, str]] | None
     return demo
 
 
-def build_classify_tab(models: list[LoadedModel], examples: list[tuple[str, str]]):
-    """The photo / live-webcam inputs and one result column per model (call inside a Blocks context).
-    Returns the photo input, its button, the live input and the outputs ``predict`` fills."""
+def build_classify_tab(models: list[LoadedModel], examples: list[tuple[str, str]], ranking: tuple[list[str], str]):
+    """The photo / live-webcam inputs and one result column per model, best first (call inside a Blocks context).
+    Returns the photo input, its button, the live input and the outputs ``predict_all`` fills, in ``models`` order
+    whatever the column order (the API's order does not depend on the scores)."""
+    ranked, ranked_by = ranking
+    place = {name: position for position, name in enumerate(ranked)}  # models not loaded go last
+    columns = sorted(range(len(models)), key=lambda index: place.get(models[index].name, len(models)))
     with gr.Row():
         with gr.Column(scale=1):
             with gr.Tabs():
@@ -639,20 +783,28 @@ def build_classify_tab(models: list[LoadedModel], examples: list[tuple[str, str]
                                           streaming=True, type="pil", image_mode=None,
                                           webcam_options=gr.WebcamOptions(mirror=True), height=320)
             status = gr.Markdown(elem_id="status")
-        result_components = []
-        for index, slot in enumerate(models):
-            with gr.Column(scale=1):
-                label = gr.Label(num_top_classes=TOP_K, label=slot.name, elem_id=f"label-{index}")
-                latency = gr.Number(label=f"{slot.name} latency (ms)", precision=2, interactive=False)
-                gr.Markdown(slot.info, elem_classes="model-info")
-                result_components += [label, latency]
-    outputs = [*result_components, status]
+            if len(ranked) > 1:
+                gr.Markdown(f"Models best first by {ranked_by}.", elem_classes="model-info", elem_id="ranking")
+        result_components = {index: model_column(models[index], index) for index in columns}
+    outputs = [component for index in range(len(models)) for component in result_components[index]] + [status]
 
     if examples:
         gr.Examples(examples=[[path] for path, _ in examples], inputs=[image_input], cache_examples=False,
                     label=f"Example photos ({', '.join(caption for _, caption in examples)}): click one",
                     elem_id="examples")
     return image_input, classify_button, live_input, outputs
+
+
+def model_column(slot: LoadedModel, index: int) -> list:
+    """One model's result column: its top-5 label, latency and, for a hand-landmark model, what it looked at
+    (hidden for the pixel models, which look at the whole photo)."""
+    with gr.Column(scale=1, min_width=240):  # three result columns beside the input on a laptop screen
+        label = gr.Label(num_top_classes=TOP_K, label=slot.name, elem_id=f"label-{index}")
+        latency = gr.Number(label=f"{slot.name} latency (ms)", precision=2, interactive=False)
+        view = gr.Image(label="What it looked at", type="pil", format="jpeg",
+                        interactive=False, height=240, visible=slot.detects_hands, elem_id=f"view-{index}")
+        gr.Markdown(slot.info, elem_classes="model-info")
+    return [label, latency, view]
 
 
 def main() -> None:

@@ -167,14 +167,18 @@ def test_several_models_on_several_folders_print_one_table(model_dirs, subset_fo
         assert row["output_dir"] == str(pair)
         results = json.loads((pair / "eval_results.json").read_text())
         assert results["eval_accuracy"] == pytest.approx(row["accuracy"]) and results["eval_macro_f1"] == pytest.approx(row["macro_f1"])
-        assert json.loads((pair / "evaluation_report.json").read_text())["missing_classes"] == row["missing_classes"]
+        report = json.loads((pair / "evaluation_report.json").read_text())
+        assert report["missing_classes"] == row["missing_classes"] and report["no_hand_found"] is None
+        assert "eval_no_hand_found" not in results
 
-    table = captured.out[captured.out.index("| model | data | images | accuracy | macro-F1 | missing classes |"):].splitlines()
+    header = "| model | data | images | accuracy | macro-F1 | no hand found | missing classes |"
+    table = captured.out[captured.out.index(header):].splitlines()
     assert len(table) >= 6 and table[1].startswith("|:--")
     for line, row in zip(table[2:6], rows):
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         assert cells == [row["model"], row["data"], str(row["images"]), f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}",
-                         ", ".join(row["missing_classes"]) or "none"]
+                         "-", ", ".join(row["missing_classes"]) or "none"]  # pixel models never look for a hand
+        assert row["no_hand_found"] is None and row["no_hand_found_fraction"] is None
     assert f"Wrote the table to {out / 'evaluation_table.json'}" in captured.out
 
 

@@ -7,6 +7,7 @@ in-process with the endpoint patched.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -146,6 +147,99 @@ def test_card_metadata_round_trips_and_validates(tmp_path):
     assert mnv2_card.data.eval_results[0].dataset_type == "imagefolder"  # no Hub data set recorded at training
     (mnv2_dir / "training_args.json").write_text(json.dumps({"model": "mobilenetv2", "no_pretrained": True}))
     assert build_model_card(mnv2_dir, "user/asl-mobilenetv2").data.base_model is None
+
+
+def test_card_model_index_lists_the_other_test_sets_after_the_training_data(tmp_path):
+    from huggingface_hub import metadata_eval_result
+
+    folder = tmp_path / "cnn"
+    make_cnn_folder(folder)
+    main_only = build_model_card(folder, "user/asl-cnn", dataset_id="user/asl-alphabet").data.eval_results
+    reports = {  # as scripts/evaluate_model.py writes them (fields the card does not read left out)
+        "eval_other_signers_dev": {"data": "/home/me/shared/data/other_signers_dev", "split_name": "other_signers_dev",
+                                   "num_images": 1512, "accuracy": 0.07123, "macro_f1": 0.05, "missing_classes": ["del"]},
+        "eval_asl_alphabet_test": {"data": "../data/asl_alphabet_test", "num_images": 28, "accuracy": 0.9643, "macro_f1": None},
+        "eval_broken": {"data": "../data/broken", "num_images": 0, "accuracy": None},  # no accuracy: not an evaluation
+    }
+    for subfolder, report in reports.items():
+        (folder / subfolder).mkdir()
+        (folder / subfolder / "evaluation_report.json").write_text(json.dumps(report))
+    card = build_model_card(folder, "user/asl-cnn", dataset_id="user/asl-alphabet")
+    card.save(tmp_path / "README.md")
+    loaded = ModelCard.load(tmp_path / "README.md")
+    assert loaded.data.eval_results == card.data.eval_results
+    assert validate_metadata(str(card), "model") == []
+    name, results = model_index_to_eval_results(loaded.data.to_dict()["model-index"])
+    assert name == "asl-cnn" and results[:4] == main_only  # the training data set's entries first, unchanged
+    extra = [(r.dataset_type, r.dataset_name, r.dataset_split, r.metric_type, r.metric_value, r.metric_args) for r in results[4:]]
+    assert extra == [("asl_alphabet_test", "asl_alphabet_test", "test", "accuracy", 0.9643, None),  # no macro-F1 reported
+                     ("other_signers_dev", "other_signers_dev", "test", "accuracy", 0.0712, None),
+                     ("other_signers_dev", "other_signers_dev", "test", "f1", 0.05, {"average": "macro"})]
+    assert {r.task_type for r in results} == {"image-classification"} and results[4].dataset_config is None
+    model_index = loaded.data.to_dict()["model-index"][0]["results"]
+    assert [entry["dataset"]["name"] for entry in model_index] == ["ASL Alphabet", "ASL Alphabet", "asl_alphabet_test", "other_signers_dev"]
+    assert "/home/me" not in str(card)  # the local path of the photos is not published
+    # the one-result metadata helper of huggingface_hub writes the same entry the card holds
+    single = metadata_eval_result(model_pretty_name="asl-cnn", task_pretty_name="Image Classification", task_id="image-classification",
+                                  metrics_pretty_name="Accuracy", metrics_id="accuracy", metrics_value=0.0712,
+                                  dataset_pretty_name="other_signers_dev", dataset_id="other_signers_dev", dataset_split="test")
+    (parsed,) = model_index_to_eval_results(single["model-index"])[1]
+    assert dataclasses.replace(parsed, verified=None) == results[5]  # metadata_eval_result marks it verified=False
+    text = loaded.text
+    assert "| `other_signers_dev` | 1512 | 7.12% | 5.00% | del |" in text and "| `broken` | 0 | n/a | n/a | - |" in text
+
+
+def make_landmarks_folder(folder: Path) -> None:
+    """An untrained landmark model with made-up training results, hand-found rates and one other test set."""
+    from asl_hf.models.asl_landmarks import AslLandmarksConfig, AslLandmarksForImageClassification, AslLandmarksImageProcessor, save_landmarks_model
+
+    save_landmarks_model(AslLandmarksForImageClassification(AslLandmarksConfig(hidden_sizes=[64, 32])), AslLandmarksImageProcessor(), folder)
+    write_fake_results(folder, "landmarks", accuracy=0.8)
+    results = json.loads((folder / "all_results.json").read_text())
+    results.update({"eval_no_hand_found": 4, "eval_no_hand_found_fraction": 0.125,  # what training writes
+                    "test_no_hand_found": 2, "test_no_hand_found_fraction": 0.0625})
+    (folder / "all_results.json").write_text(json.dumps(results))
+    (folder / "training_args.json").write_text(json.dumps({"model": "landmarks", "architecture": "asl_landmarks", "learning_rate": 0.001,
+                                                           "num_train_epochs": 40, "seed": 42, "rotation": 30.0, "zoom": 0.1,
+                                                           "landmark_noise": 0.02, "shear": 5.0, "hub_token": SECRET}))
+    (folder / "eval_other_signers_dev").mkdir()
+    (folder / "eval_other_signers_dev" / "evaluation_report.json").write_text(json.dumps({
+        "data": "../shared/data/other_signers_dev", "num_images": 1512, "accuracy": 0.3512, "macro_f1": 0.3311,
+        "missing_classes": ["del", "nothing", "space"], "no_hand_found": 90, "no_hand_found_fraction": 0.0595}))
+
+
+def test_landmarks_card_explains_mediapipe_and_reports_hand_found_rates(tmp_path):
+    make_landmarks_folder(tmp_path / "landmarks")
+    card = build_model_card(tmp_path / "landmarks", "user/asl-landmarks")
+    assert validate_metadata(str(card), "model") == []
+    name, results = model_index_to_eval_results(card.data.to_dict()["model-index"])
+    by_key = {(r.dataset_name, r.dataset_split, r.metric_type): r.metric_value for r in results}
+    main = "ASL Alphabet (local image folder)"
+    assert name == "asl-landmarks" and by_key == {(main, "test", "accuracy"): 0.79, (main, "test", "f1"): 0.77,
+                                                  (main, "validation", "accuracy"): 0.8, (main, "validation", "f1"): 0.78,
+                                                  ("other_signers_dev", "test", "accuracy"): 0.3512,
+                                                  ("other_signers_dev", "test", "f1"): 0.3311}
+    assert card.data.library_name == "transformers" and "mediapipe" in card.data.tags and card.data.base_model is None
+    text = card.text
+    assert "# ASL fingerspelling: hand-landmark classifier" in text
+    assert 'pip install "mediapipe==0.10.14"' in text and "21 landmarks" in text
+    assert "hidden layers of 64, 32 units" in text and "mirrored hand is classified too" in text and "4 detection settings" in text
+    assert 'pipeline("image-classification", model="user/asl-landmarks", trust_remote_code=True)' in text
+    assert 'inputs["hand_found"]' in text
+    # hand-found rates: validation and test from all_results.json, the other signers from their evaluation_report.json
+    assert "| Validation | 29 | 80.00% | 78.00% | 0.4000 | 87.50% |" in text
+    assert "| Test | 29 | 79.00% | 77.00% | 0.4500 | 93.75% |" in text
+    assert "| `other_signers_dev` | 1512 | 35.12% | 33.11% | 94.05% | del, nothing, space |" in text
+    assert "| Rotation about each axis (degrees, +-) | `30.0` |" in text and "| Per-point noise (fraction of the hand's size) | `0.02` |" in text
+    assert "Shear" not in text  # image augmentation does not apply to landmarks
+    assert SECRET not in str(card)
+    data = json.loads((tmp_path / "landmarks" / "all_results.json").read_text())
+    del data["test_no_hand_found_fraction"]
+    data["eval_no_hand_found_fraction"] = 0.25
+    (tmp_path / "landmarks" / "all_results.json").write_text(json.dumps(data))
+    text = build_model_card(tmp_path / "landmarks", "user/asl-landmarks").text
+    assert "| Validation | 29 | 80.00% | 78.00% | 0.4000 | 75.00% |" in text
+    assert "| Test | 29 | 79.00% | 77.00% | 0.4500 | n/a |" in text  # not reported: n/a, never a made-up rate
 
 
 def test_card_needs_the_evaluation_files(tmp_path):

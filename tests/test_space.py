@@ -1,7 +1,8 @@
 """The Gradio Space: same predictions as ``asl_hf.inference`` through the API, clear messages for bad input,
 a missing model reported (not fatal), and a README/requirements that match what is installed.
 
-Models are small ones trained for a few steps here; the app runs as ``python space/app.py`` in a subprocess.
+Models are small ones trained for a few steps here (the landmark model is untrained: its drawing and its "No hand
+found" do not depend on the weights); the app runs as ``python space/app.py`` in a subprocess.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from tests.isolation import BLOCK_ASL_HF
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPACE_DIR = REPO_ROOT / "space"
 START_TIMEOUT_S = 180
+OTHER_SIGNERS_A = REPO_ROOT.parent / "shared" / "data" / "other_signers_dev" / "A"
+"""Real phone photos of other signers' hands (outside the repository; tests that need one skip without it)."""
+MODEL_NAMES = ("Custom CNN", "MobileNetV2", "Hand landmarks")
 
 
 @functools.cache
@@ -76,7 +80,28 @@ def make_small_models(folder: Path) -> dict[str, Path]:
     pixels, labels = _training_batch(64, count=8)
     _train_steps(mobilenet, mobilenet.parameters(), pixels, labels, steps=2)
     mobilenet_dir = save_mobilenetv2(mobilenet.eval(), folder / "mobilenetv2")
-    return {"cnn": cnn_dir, "mobilenetv2": mobilenet_dir}
+    return {"cnn": cnn_dir, "mobilenetv2": mobilenet_dir, "landmarks": make_landmarks_model(folder)}
+
+
+def make_landmarks_model(folder: Path) -> Path:
+    """An untrained hand-landmark model folder (config, weights, MediaPipe processor and their code files)."""
+    from asl_hf.models.asl_landmarks import AslLandmarksConfig, AslLandmarksForImageClassification, AslLandmarksImageProcessor, save_landmarks_model
+
+    torch.manual_seed(0)
+    model = AslLandmarksForImageClassification(AslLandmarksConfig(hidden_sizes=[32])).eval()
+    return save_landmarks_model(model, AslLandmarksImageProcessor(), folder / "landmarks")
+
+
+def needs_mediapipe() -> None:
+    pytest.importorskip("mediapipe", reason='hand landmarks need MediaPipe (pip install "mediapipe==0.10.14")')
+
+
+def hand_photo() -> Path:
+    """One real photo of a hand (the letter A, signed by someone else than the training signer)."""
+    photos = sorted(OTHER_SIGNERS_A.glob("*.jpg"))
+    if not photos:
+        pytest.skip(f"no real hand photos: {OTHER_SIGNERS_A} is absent (the shared data folder beside the repository)")
+    return photos[0]
 
 
 def write_eval_results(model_dir: Path, probe_dir: Path) -> dict[str, float]:
@@ -149,8 +174,8 @@ def small_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def space(small_models, tmp_path_factory):
-    app = RunningSpace({"ASL_CNN_MODEL": str(small_models["cnn"]), "ASL_MOBILENET_MODEL": str(small_models["mobilenetv2"])},
-                       tmp_path_factory.mktemp("space_log") / "app.log")
+    app = RunningSpace({"ASL_CNN_MODEL": str(small_models["cnn"]), "ASL_MOBILENET_MODEL": str(small_models["mobilenetv2"]),
+                        "ASL_LANDMARKS_MODEL": str(small_models["landmarks"])}, tmp_path_factory.mktemp("space_log") / "app.log")
     try:
         app.wait_until_up()
         yield app
@@ -169,6 +194,18 @@ def predict(client, path):
     from gradio_client import handle_file
 
     return client.predict(handle_file(str(path)) if path is not None else None, api_name="/predict")
+
+
+def by_model(outputs) -> tuple[dict[str, tuple], str]:
+    """``/predict``'s flat outputs as ``{model name: (label, latency, view)}`` and the message."""
+    *values, message = outputs
+    assert len(values) == 3 * len(MODEL_NAMES)
+    return {name: tuple(values[3 * i : 3 * i + 3]) for i, name in enumerate(MODEL_NAMES)}, message
+
+
+def pixel_models_ok(message: str) -> bool:
+    """No warning about the CNN or MobileNetV2 (the landmark model may be missing where MediaPipe is)."""
+    return not any(f"⚠️ {name}" in message for name in MODEL_NAMES[:2])
 
 
 def confidences(label_output) -> dict[str, float]:
@@ -232,6 +269,10 @@ def test_readme_front_matter_and_requirements_match_the_app():
     requirements = (SPACE_DIR / "requirements.txt").read_text()
     for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy", "av"):
         assert f"\n{package}" in requirements, package
+    # The last MediaPipe with bundled hand models, and the protobuf it needs; the README says why.
+    assert "\nmediapipe==0.10.14\n" in requirements and "\nprotobuf>=4.25.3,<5\n" in requirements
+    assert "`mediapipe==0.10.14`, the last release whose wheel bundles the hand models" in " ".join(
+        (SPACE_DIR / "README.md").read_text().split())
     assert "gradio" not in [line.split("=")[0].split(">")[0].strip() for line in requirements.splitlines()]
 
 
@@ -244,9 +285,10 @@ def test_api_predictions_equal_the_package_inference(space, client, small_models
     for file_name, image in samples.items():
         path = tmp_path / file_name
         image.save(path)
-        cnn_label, cnn_ms, mobilenet_label, mobilenet_ms, message = predict(client, path)
-        assert message.startswith("Classified a ") and "⚠️" not in message, message
-        assert cnn_ms > 0 and mobilenet_ms > 0
+        results, message = by_model(predict(client, path))
+        (cnn_label, cnn_ms, cnn_view), (mobilenet_label, mobilenet_ms, mobilenet_view) = results["Custom CNN"], results["MobileNetV2"]
+        assert message.startswith("Classified a ") and pixel_models_ok(message), message
+        assert cnn_ms > 0 and mobilenet_ms > 0 and cnn_view is None and mobilenet_view is None  # pixel models: no view
         for name, label_output in (("cnn", cnn_label), ("mobilenetv2", mobilenet_label)):
             expected = classifiers[name].predict([Image.open(path)], top_k=5)[0]
             got = confidences(label_output)
@@ -293,17 +335,18 @@ def test_bad_inputs_get_a_prediction_or_a_clear_message_and_the_app_keeps_servin
     folder = tmp_path / "bad"
     folder.mkdir()
     for name, path in bad_inputs(folder).items():
-        cnn_label, cnn_ms, mobilenet_label, mobilenet_ms, message = predict(client, path)
+        results, message = by_model(predict(client, path))
+        (cnn_label, cnn_ms, _), (mobilenet_label, mobilenet_ms, _) = results["Custom CNN"], results["MobileNetV2"]
         if name in EXPECTED_REFUSALS:
             assert message.startswith("⚠️") and EXPECTED_REFUSALS[name] in message, (name, message)
             assert "Traceback" not in message and "\n" not in message
-            assert not cnn_label and not mobilenet_label and cnn_ms is None and mobilenet_ms is None
+            assert not any(value for result in results.values() for value in result), results
         else:
             assert message.startswith("Classified a "), (name, message)
             assert cnn_label["label"] in CLASS_NAMES and mobilenet_label["label"] in CLASS_NAMES
             assert len(cnn_label["confidences"]) == len(mobilenet_label["confidences"]) == 5
         assert predict(client, good)[0]["label"] in CLASS_NAMES, f"the app stopped answering after {name}"
-    assert "Classified a 1024×683 image" in predict(client, folder / "large.jpg")[4]  # downscaled before preprocessing
+    assert "Classified a 1024×683 image" in predict(client, folder / "large.jpg")[-1]  # downscaled before preprocessing
     assert space.process.poll() is None
 
 
@@ -316,6 +359,7 @@ def test_missing_model_is_reported_and_the_other_model_still_works(small_models,
     missing = tmp_path / "no" / "such" / "model"
     monkeypatch.setenv("ASL_CNN_MODEL", str(small_models["cnn"]))
     monkeypatch.setenv("ASL_MOBILENET_MODEL", str(missing))
+    monkeypatch.setenv("ASL_LANDMARKS_MODEL", str(missing))
     demo = app.build_demo(app.load_models())
     demo.queue()
     port = free_port()
@@ -326,9 +370,10 @@ def test_missing_model_is_reported_and_the_other_model_still_works(small_models,
             assert f"MobileNetV2 is not available**: {missing}: no such model folder" in response.read().decode()
         image = tmp_path / "hand.png"
         render_example(1, 1, 64).save(image)
-        cnn_label, cnn_ms, mobilenet_label, mobilenet_ms, message = predict(Client(url, verbose=False), image)
+        results, message = by_model(predict(Client(url, verbose=False), image))
+        (cnn_label, cnn_ms, _), (mobilenet_label, mobilenet_ms, _) = results["Custom CNN"], results["MobileNetV2"]
         assert cnn_label["label"] in CLASS_NAMES and cnn_ms > 0
-        assert not mobilenet_label and mobilenet_ms is None
+        assert not mobilenet_label and mobilenet_ms is None and not any(results["Hand landmarks"])
         assert f"MobileNetV2 is not loaded: {missing}: no such model folder" in message
     finally:
         demo.close()
@@ -347,6 +392,217 @@ def test_unloadable_models_become_one_line_reasons(tmp_path, monkeypatch):
         slot = app.load_model("Custom CNN", source)
         assert not slot.ready and slot.error == reason
         assert slot.info == f"⚠️ **Custom CNN is not loaded**: {reason}" and "\n" not in slot.info
+
+
+# --- Hand-landmark model ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def landmarks_slot(tmp_path_factory):
+    """The Space's slot for an untrained saved landmark folder (loaded in this process, asl_hf importable)."""
+    needs_mediapipe()
+    slot = load_space_app().load_model("Hand landmarks", str(make_landmarks_model(tmp_path_factory.mktemp("space_landmarks"))))
+    assert slot.ready and slot.error is None, slot.error
+    return slot
+
+
+def grey_photo(folder: Path) -> Path:
+    """A flat grey 200x200 image: nothing MediaPipe could take for a hand."""
+    path = folder / "grey.png"
+    Image.new("RGB", (200, 200), (128, 128, 128)).save(path)
+    return path
+
+
+def test_landmark_model_loads_in_the_space_from_a_saved_folder(landmarks_slot):
+    assert landmarks_slot.detects_hands and landmarks_slot.labels == list(CLASS_NAMES)
+    assert landmarks_slot.info == "**Hand landmarks** (local folder `landmarks`): no evaluation results found"
+
+
+def test_landmark_model_shows_the_hand_it_classified_as_the_package_does(landmarks_slot):
+    from asl_hf.inference import load_classifier
+
+    app = load_space_app()
+    photo = hand_photo()
+    label, latency_ms, view, message = app.predict_all([landmarks_slot], {"path": str(photo)})
+    image = app.prepare_image(Image.open(photo))
+    assert message == f"Classified a {image.width}×{image.height} image." and latency_ms > 0
+    expected = load_classifier(landmarks_slot.source).predict([Image.open(photo)], top_k=5)[0]
+    assert list(label) == [name for name, _ in expected]
+    np.testing.assert_allclose(list(label.values()), [p for _, p in expected], atol=1e-5, rtol=0)
+    drawn = landmarks_slot.processor.draw(image, landmarks_slot.processor.detect(image), app.HAND_CROP_MARGIN)
+    assert np.array_equal(np.asarray(view), np.asarray(drawn))  # the landmarks drawn, cropped to the hand
+    assert view.width * view.height < image.width * image.height
+    assert (np.asarray(view) == (255, 60, 60)).all(-1).sum() > 21  # the red landmark dots are there
+
+
+def test_a_photo_without_a_hand_says_no_hand_found_and_lets_go_in_the_spell_tab(landmarks_slot, tmp_path):
+    app = load_space_app()
+    grey = grey_photo(tmp_path)
+    label, latency_ms, view, message = app.predict_all([landmarks_slot], {"path": str(grey)})
+    assert label == app.NO_HAND == "No hand found" and view is None and latency_ms > 0
+    assert message == "Classified a 200×200 image. Hand landmarks: No hand found in this photo, so it names no letter."
+    seen = app.top_label(landmarks_slot, Image.open(grey))
+    assert seen == (None, 0.0)
+    machine = app.SpellingMachine()
+    machine.feed([("L", 0.9, t / 10) for t in range(9)] + [(*seen, 1 + t / 10) for t in range(3)])
+    assert machine.text == "L" and machine.held is None  # three frames without a hand: let go
+    assert app.held_markdown(machine, seen) == "Hold a sign steady for 0.8 s to type it.  \nNo hand found in this frame."
+
+
+def test_only_the_landmark_model_shows_what_it_looked_at(landmarks_slot):
+    app = load_space_app()
+    missing = app.LoadedModel(name="Custom CNN", source="nowhere", error="nowhere: no such model folder")
+    demo = app.build_demo([missing, landmarks_slot])
+    views = {block.elem_id: block.visible for block in demo.blocks.values() if str(block.elem_id).startswith("view-")}
+    assert views == {"view-0": False, "view-1": True}
+
+
+@pytest.mark.slow
+def test_api_landmark_model_shows_the_hand_or_says_no_hand_found(space, client, tmp_path):
+    from gradio_client import handle_file
+
+    from asl_hf.models.asl_landmarks import AslLandmarksImageProcessor
+
+    needs_mediapipe()
+    photo = hand_photo()
+    results, message = by_model(predict(client, photo))
+    label, latency_ms, view = results["Hand landmarks"]
+    assert len(label["confidences"]) == 5 and latency_ms > 0 and "No hand found" not in message, message
+    image = load_space_app().prepare_image(Image.open(photo))
+    box = AslLandmarksImageProcessor().detect(image).box(0.25)
+    with Image.open(view) as drawn:  # the client downloads the drawn crop as a file
+        assert drawn.size == (box[2] - box[0], box[3] - box[1])
+
+    grey = grey_photo(tmp_path)
+    results, message = by_model(predict(client, grey))
+    label, latency_ms, view = results["Hand landmarks"]
+    assert label["label"] == "No hand found" and not label.get("confidences") and view is None, label
+    assert "Hand landmarks: No hand found in this photo" in message and results["Custom CNN"][0]["label"] in CLASS_NAMES
+    text, held = client.predict(handle_file(str(grey)), "Hand landmarks", 0.5, 0.0, api_name="/spell")
+    assert text == "" and held.endswith("No hand found in this frame."), held
+
+
+# --- Default model ------------------------------------------------------------------------------------------------
+def report(accuracy: float, data: str = "other_signers_dev") -> dict:
+    """The fields of an ``evaluation_report.json`` (scripts/evaluate_model.py) that the ranking reads."""
+    return {"model": "outputs/x", "data": f"../shared/data/{data}", "split_name": data, "accuracy": accuracy}
+
+
+def test_ranking_prefers_accuracy_on_other_signers_when_every_model_reports_it():
+    app = load_space_app()
+    scores = {
+        "Custom CNN": {"accuracy": 0.954, "extra_evaluations": [report(0.07), report(0.99, "asl_alphabet_test")]},
+        "MobileNetV2": {"accuracy": 0.995, "extra_evaluations": [report(0.25), report(0.98, "asl_alphabet_test")]},
+        "Hand landmarks": {"accuracy": 0.90, "extra_evaluations": [report(0.41), report(0.80, "asl_alphabet_test")]},
+    }
+    by_other_signers = "accuracy on other_signers_dev (photos the models never trained on)"
+    assert app.rank_models(scores) == (["Hand landmarks", "MobileNetV2", "Custom CNN"], by_other_signers)
+    for name in scores:  # one shared folder, whatever its name, is the number to rank by
+        scores[name]["extra_evaluations"] = scores[name]["extra_evaluations"][1:]
+    assert app.rank_models(scores) == (["Custom CNN", "MobileNetV2", "Hand landmarks"],
+                                       "accuracy on asl_alphabet_test (photos the models never trained on)")
+    scores["Hand landmarks"]["extra_evaluations"] = []  # not every model reports it: the test accuracy decides
+    assert app.rank_models(scores) == (["MobileNetV2", "Custom CNN", "Hand landmarks"], "reported test accuracy")
+    assert app.rank_models({}) == ([], "reported test accuracy")
+
+
+def test_default_model_and_columns_follow_the_model_folders_reports(tmp_path):
+    import gradio as gr
+
+    app = load_space_app()
+    slots = []
+    for name, test_accuracy, other_signers in (("Custom CNN", 0.95, 0.07), ("Hand landmarks", 0.90, 0.41)):
+        folder = tmp_path / name.replace(" ", "_")
+        (folder / "eval_other_signers_dev").mkdir(parents=True)
+        (folder / "eval_results.json").write_text(json.dumps({"test_accuracy": test_accuracy}))
+        (folder / "eval_other_signers_dev" / "evaluation_report.json").write_text(json.dumps(report(other_signers)))
+        slots.append(app.LoadedModel(name=name, source=str(folder), model=torch.nn.Identity()))
+    ranked, ranked_by = app.best_first(slots)
+    assert ranked == ["Hand landmarks", "Custom CNN"] and ranked_by.startswith("accuracy on other_signers_dev")
+    assert app.model_info(slots[1]) == ("**Hand landmarks** (local folder `Hand_landmarks`): test accuracy 90.0%; "
+                                        "accuracy 41.0% on `other_signers_dev`")
+    demo = app.build_demo(slots)
+    assert f"Models best first by {ranked_by}." in json.dumps(demo.config, default=str)
+    labels = {block.elem_id: block._id for block in demo.blocks.values() if isinstance(block, gr.Label)}
+    assert labels["label-1"] < labels["label-0"]  # the landmark column comes first; the API order stays CNN first
+    (dropdown,) = [block for block in demo.blocks.values() if isinstance(block, gr.Dropdown)]
+    assert dropdown.value == "Hand landmarks" and dropdown.info == f"best first by {ranked_by}"
+
+
+def fake_trained_folder(folder: Path, test_accuracy: float, other_signers: float | None) -> Path:
+    """The files ``asl_hf.model_card`` reads from a training output folder (weights left empty: the card only needs
+    them to exist), with an ``eval_other_signers_dev`` report when ``other_signers`` is given."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "asl_cnn", "image_size": 32, "conv_channels": [8], "hidden_size": 8}))
+    (folder / "model.safetensors").write_bytes(b"")
+    (folder / "all_results.json").write_text(json.dumps({"test_accuracy": test_accuracy, "test_macro_f1": test_accuracy - 0.01,
+                                                         "eval_accuracy": test_accuracy + 0.01, "eval_macro_f1": test_accuracy}))
+    if other_signers is not None:
+        (folder / "eval_other_signers_dev").mkdir()
+        (folder / "eval_other_signers_dev" / "evaluation_report.json").write_text(
+            json.dumps({**report(other_signers), "macro_f1": other_signers / 2, "num_images": 1512}))
+    return folder
+
+
+def serve_cards(monkeypatch, app, cards: dict[str, str]) -> None:
+    """``ModelCard.load(repo_id)`` answers from ``cards`` (README texts) and the Hub counts as reachable: no network."""
+    import huggingface_hub
+
+    def load(repo_id, *args, **kwargs):
+        if repo_id not in cards:
+            raise FileNotFoundError(f"{repo_id}: no README.md")  # what a missing card is to the app: no numbers
+        return huggingface_hub.ModelCard(cards[repo_id])
+
+    monkeypatch.setattr(huggingface_hub.ModelCard, "load", load)
+    monkeypatch.setattr(app, "hub_reachable", lambda: True)
+
+
+def test_hub_models_are_ranked_by_the_other_signer_accuracy_their_cards_report(tmp_path, monkeypatch):
+    from asl_hf.model_card import build_model_card
+
+    app = load_space_app()
+    cards, slots = {}, []
+    for name, test_accuracy, other_signers in (("Custom CNN", 0.954, 0.07), ("MobileNetV2", 0.995, 0.25), ("Hand landmarks", 0.90, 0.41)):
+        repo_id = "user/" + name.lower().replace(" ", "-")
+        cards[repo_id] = str(build_model_card(fake_trained_folder(tmp_path / repo_id, test_accuracy, other_signers), repo_id))
+        slots.append(app.LoadedModel(name=name, source=repo_id, model=torch.nn.Identity()))
+    serve_cards(monkeypatch, app, cards)
+
+    scores = app.reported_scores(slots[2])
+    assert scores == {"accuracy": 0.9, "extra_evaluations": [
+        {"split_name": "other_signers_dev", "data": "other_signers_dev", "accuracy": 0.41, "macro_f1": 0.205}]}
+    assert app._extra_accuracies(scores) == {"other_signers_dev": 0.41}
+    by_other_signers = "accuracy on other_signers_dev (photos the models never trained on)"
+    assert app.best_first(slots) == (["Hand landmarks", "MobileNetV2", "Custom CNN"], by_other_signers)
+    # the same ranking as from the local folders the cards were built from
+    local = [app.LoadedModel(name=s.name, source=str(tmp_path / s.source), model=torch.nn.Identity()) for s in slots]
+    assert app.best_first(local) == app.best_first(slots)
+    assert app.model_info(slots[2]) == ("**Hand landmarks** ([user/hand-landmarks](https://huggingface.co/user/hand-landmarks)): "
+                                        "test accuracy 90.0%, macro-F1 89.0%; accuracy 41.0% on `other_signers_dev`")
+    # a card without other test sets (published before they were evaluated): the test accuracy decides for all
+    cards["user/hand-landmarks"] = str(build_model_card(fake_trained_folder(tmp_path / "old", 0.90, None), "user/hand-landmarks"))
+    assert app.best_first(slots) == (["MobileNetV2", "Custom CNN", "Hand landmarks"], "reported test accuracy")
+    assert app.model_info(slots[2]).endswith("test accuracy 90.0%, macro-F1 89.0%")
+    assert app.reported_scores(app.LoadedModel(name="x", source="user/no-card")) == {"accuracy": None, "extra_evaluations": []}
+    monkeypatch.setattr(app, "hub_reachable", lambda: False)  # offline: no card, no numbers, no error
+    assert app.reported_scores(slots[0]) == {"accuracy": None, "extra_evaluations": []}
+
+
+def test_card_eval_results_split_into_the_training_data_and_other_test_sets():
+    from huggingface_hub import EvalResult
+
+    app = load_space_app()
+
+    def entry(dataset: str, split: str, metric: str, value: float) -> EvalResult:
+        return EvalResult(task_type="image-classification", dataset_type=dataset.lower(), dataset_name=dataset,
+                          dataset_split=split, metric_type=metric, metric_value=value)
+
+    results = [entry("ASL Alphabet", "test", "accuracy", 0.95), entry("ASL Alphabet", "test", "f1", 0.94),
+               entry("ASL Alphabet", "validation", "accuracy", 0.97), entry("other_signers_dev", "test", "accuracy", 0.3),
+               entry("other_signers_dev", "test", "f1", 0.2), entry("asl_alphabet_test", "test", "accuracy", 0.99)]
+    metrics = app._metrics_from_eval_results(results)
+    assert {k: metrics[k] for k in ("split", "accuracy", "macro_f1")} == {"split": "test", "accuracy": 0.95, "macro_f1": 0.94}
+    assert app._extra_accuracies(metrics) == {"other_signers_dev": 0.3, "asl_alphabet_test": 0.99}
+    assert app._metrics_from_eval_results(results[2:3]) == {"split": "validation", "accuracy": 0.97, "macro_f1": None}
+    assert app._metrics_from_eval_results([]) == {}
 
 
 # --- Example photos ----------------------------------------------------------------------------------------------
@@ -509,6 +765,34 @@ def test_spell_helpers_show_the_held_sign():
     assert app.held_markdown(machine).startswith("**L** typed. Let go")
     assert app.spelling_settings(1.5, 0.7) == app.SpellingSettings(hold_seconds=1.5, threshold=0.7)
     assert app.spelling_settings(None, 7) == app.SpellingSettings()  # out of range: the defaults
+
+
+@pytest.mark.slow
+def test_the_pushed_space_loads_the_landmark_model_without_asl_hf(tmp_path):
+    """A Space has no asl_hf: the landmark folder's own code (remote code) loads and runs, MediaPipe included."""
+    from asl_hf.hub import stage_space_folder
+
+    needs_mediapipe()
+    folder, grey = make_landmarks_model(tmp_path), grey_photo(tmp_path)
+    staged = tmp_path / "space"
+    stage_space_folder(SPACE_DIR, staged)
+    code = BLOCK_ASL_HF + textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(staged)!r})
+        import app
+        slot = app.load_model("Hand landmarks", {str(folder)!r})
+        assert slot.ready and slot.detects_hands, slot.error
+        assert type(slot.processor).__module__.startswith("transformers_modules."), type(slot.processor).__module__
+        label, latency_ms, view, message = app.predict_all([slot], {{"path": {str(grey)!r}}})
+        assert label == "No hand found" and view is None, (label, message)
+        assert "asl_hf" not in sys.modules
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=180,
+                            env={"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout + result.stderr
 
 
 @pytest.mark.slow

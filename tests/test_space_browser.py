@@ -1,5 +1,6 @@
-"""The Space in a real browser: headless Chromium opens the page, uploads a photo, and both labels appear;
-then the live tab classifies Chromium's fake webcam stream.
+"""The Space in a real browser: headless Chromium opens the page, uploads a photo, and the labels appear (the
+hand-landmark model's as "No hand found": a drawn shape is no hand); then the live tab classifies Chromium's fake
+webcam stream.
 
 Needs Debian's ``chromium`` + ``chromium-driver`` (scripts/test.sh installs them where it can) and ``selenium``;
 without them the test is skipped with the reason. Screenshots go to ``test-artifacts/space_browser*.png``.
@@ -7,6 +8,7 @@ without them the test is skipped with the reason. Screenshots go to ``test-artif
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import urllib.request
 from pathlib import Path
@@ -39,7 +41,7 @@ def chromium_driver(user_data_dir: Path):
 
 
 @pytest.mark.slow
-def test_upload_and_live_webcam_in_the_browser_show_both_labels(tmp_path, monkeypatch):
+def test_upload_and_live_webcam_in_the_browser_show_the_labels(tmp_path, monkeypatch):
     driver = chromium_driver(tmp_path / "chromium-profile")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
@@ -50,6 +52,7 @@ def test_upload_and_live_webcam_in_the_browser_show_both_labels(tmp_path, monkey
     models = make_small_models(tmp_path / "models")
     monkeypatch.setenv("ASL_CNN_MODEL", str(models["cnn"]))
     monkeypatch.setenv("ASL_MOBILENET_MODEL", str(models["mobilenetv2"]))
+    monkeypatch.setenv("ASL_LANDMARKS_MODEL", str(models["landmarks"]))
     app = load_space_app()
     examples = []
     for index, caption in ((0, "A"), (27, "nothing")):  # generated stand-ins for the real photos a push adds
@@ -77,6 +80,8 @@ def test_upload_and_live_webcam_in_the_browser_show_both_labels(tmp_path, monkey
         assert "Custom CNN" in labels[0] and expected["cnn"] in labels[0].splitlines(), labels[0]
         assert "MobileNetV2" in labels[1] and expected["mobilenetv2"] in labels[1].splitlines(), labels[1]
         assert "%" in labels[0] and "%" in labels[1]  # the confidence bars are rendered
+        if importlib.util.find_spec("mediapipe"):  # without it the page reports the landmark model as not loaded
+            assert "No hand found" in driver.find_element(By.ID, "label-2").text
         page = driver.find_element(By.TAG_NAME, "body").text
         assert "Example photos (A, nothing)" in page and "ASL fingerspelling recognition" in page
 

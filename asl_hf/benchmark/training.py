@@ -35,7 +35,7 @@ def _train_step(bench: BenchModel, model, optimizer, batch: dict, device: str) -
     pixel_values, labels = batch["pixel_values"].to(device), batch["labels"].to(device)
     autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
     with autocast:
-        logits = bench.bundle.logits(model, pixel_values)
+        logits = bench.bundle.logits(model, {"pixel_values": pixel_values})
     loss = F.cross_entropy(logits.float(), labels)
     loss.backward()
     torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)

@@ -14,6 +14,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from ..transforms import (
     collate,
 )
 from .feature_cache import DEFAULT_MAX_CACHE_BYTES, compute_features, feature_bytes
+from .landmark_data import LandmarkAugmentation, LandmarkCollate, extract_landmarks, hand_found_rate
 from .model_factory import ModelBundle, build_model_bundle
 from .preload import fits_in_memory, preload_split
 from .schedule import group_lambdas, phase_at_epoch
@@ -103,7 +105,7 @@ def evaluate_split(
     predictions, references, losses = [], [], []
     for batch in tqdm(dataloader, desc=desc, leave=False, disable=not (show_progress and accelerator.is_local_main_process)):
         with torch.no_grad(), (accelerator.autocast() if autocast else contextlib.nullcontext()):
-            logits = bundle.logits(model, batch["pixel_values"])
+            logits = bundle.logits(model, batch)
         loss = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
         preds, refs, loss = accelerator.gather_for_metrics((logits.argmax(-1), batch["labels"], loss))
         predictions += preds.tolist()
@@ -129,8 +131,10 @@ class TrainingData:
     module: nn.Module
     """``bundle.model``, or (feature cache) the top of the network that reads the cached features."""
     mode: str
-    """"feature cache", "preloaded" or "streaming": where the training inputs come from."""
+    """"feature cache", "preloaded", "streaming" or "landmarks": where the training inputs come from."""
     num_workers: int
+    train_collate: Callable = collate
+    eval_collate: Callable = collate
 
 
 def _augmentation(args) -> AugmentationConfig:
@@ -163,8 +167,24 @@ def _use_preload(args, bundle: ModelBundle, splits) -> bool:
     return fits_in_memory(images, bundle.spec.height, bundle.spec.width)
 
 
+def build_landmark_data(args, bundle: ModelBundle, splits, accelerator: Accelerator) -> TrainingData:
+    """Landmarks of every photo, found once by the model's processor; training keeps the photos with a hand."""
+    with accelerator.main_process_first():  # the first process fills the datasets cache, the others read it
+        sets = {name: extract_landmarks(splits[name], bundle.processor, f"Finding hands ({name})") for name in ("train", "validation", "test")}
+    augmentation = LandmarkAugmentation(args.rotation, args.zoom, args.landmark_noise)
+    rates = ", ".join(f"{name} {hand_found_rate(data):.1%}" for name, data in sets.items())
+    accelerator.print(f"Hands found: {rates} of the photos (training uses only those; evaluation counts the rest as no-hand)")
+    if not sets["train"].hand_found.any():
+        raise AslError("the hand detector found no hand in any training photo: the landmark model needs photos of hands")
+    evals = {name: sets[name] for name in ("validation", "test")}
+    return TrainingData(sets["train"].with_hands(), evals, bundle.model, "landmarks", 0,
+                        train_collate=LandmarkCollate(augmentation), eval_collate=LandmarkCollate())
+
+
 def build_training_data(args, bundle: ModelBundle, splits, accelerator: Accelerator) -> TrainingData:
     """The fastest input path that fits: cached frozen features, preloaded images, or decoding on the fly."""
+    if bundle.kind == "landmarks":
+        return build_landmark_data(args, bundle, splits, accelerator)
     show = accelerator.is_local_main_process and not args.no_progress
     workers = args.dataloader_num_workers
     train_transform = build_train_transform(bundle.spec, _augmentation(args))
@@ -191,7 +211,7 @@ def build_training_data(args, bundle: ModelBundle, splits, accelerator: Accelera
 
 def _make_accelerator(args, output_dir: Path) -> Accelerator:
     kwargs_handlers = []
-    if args.model != "cnn":  # phases change which parameters get gradients; DDP must tolerate unused ones
+    if args.model not in ("cnn", "landmarks"):  # phases change which parameters get gradients; DDP must tolerate unused ones
         kwargs_handlers.append(DistributedDataParallelKwargs(find_unused_parameters=True))
     return Accelerator(
         mixed_precision=args.mixed_precision,
@@ -274,11 +294,12 @@ def train(args) -> dict:
     bundle.model.to(accelerator.device)
     data = build_training_data(args, bundle, splits, accelerator)
     data_info["input_path"] = data.mode
-    loader_kwargs = {"collate_fn": collate, "num_workers": data.num_workers, "persistent_workers": data.num_workers > 0}
+    loader_kwargs = {"num_workers": data.num_workers, "persistent_workers": data.num_workers > 0}
     # drop_last: a last batch of one image would break BatchNorm's batch statistics (the CNN's dense layer)
-    train_dl = DataLoader(data.train, batch_size=args.per_device_train_batch_size, shuffle=True,
+    train_dl = DataLoader(data.train, batch_size=args.per_device_train_batch_size, shuffle=True, collate_fn=data.train_collate,
                           drop_last=len(data.train) > args.per_device_train_batch_size, **loader_kwargs)
-    eval_dls = {name: DataLoader(ds, batch_size=args.per_device_eval_batch_size, **loader_kwargs) for name, ds in data.evals.items()}
+    eval_dls = {name: DataLoader(ds, batch_size=args.per_device_eval_batch_size, collate_fn=data.eval_collate, **loader_kwargs)
+                for name, ds in data.evals.items()}
 
     # Phase 2: optimiser, schedule, Accelerate, trackers, resume.
     optimizer, group_names, base_lrs = _make_optimiser(args, bundle)
@@ -301,7 +322,7 @@ def train(args) -> dict:
 
     # Phase 3: the epochs.
     accelerator.print(
-        f"Training {bundle.kind} ({bundle.num_parameters:,} parameters) on {data_info['num_train']} images ({data.mode}), "
+        f"Training {bundle.kind} ({bundle.num_parameters:,} parameters) on {len(data.train)} of {data_info['num_train']} images ({data.mode}), "
         f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_epochs} epochs "
         f"({' + '.join(f'{p.name}: {p.epochs}' for p in bundle.phases)}), {total_steps} optimiser steps"
     )
@@ -322,7 +343,9 @@ def train(args) -> dict:
         "train_samples_per_second": round(loop.samples_this_run / train_runtime, 2) if train_runtime else None,
         "num_parameters": bundle.num_parameters,
     }
-    results.update(_final_evaluation(args, accelerator, bundle, model, eval_dls, output_dir))
+    # landmark model: how many validation/test photos had no hand found (answered with the no-hand label)
+    hand_found = {name: ds.hand_found.tolist() for name, ds in data.evals.items()} if data.mode == "landmarks" else {}
+    results.update(_final_evaluation(args, accelerator, bundle, model, eval_dls, output_dir, hand_found))
     if accelerator.is_main_process:
         _write_outputs(output_dir, results, {**training_args, **bundle.description}, data_info, state)
     accelerator.wait_for_everyone()
@@ -362,7 +385,7 @@ class EpochRunner:
         for batch in batches:
             with accelerator.accumulate(self.model):
                 with accelerator.autocast():
-                    logits = self.bundle.logits(self.model, batch["pixel_values"])
+                    logits = self.bundle.logits(self.model, batch)
                 loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=args.label_smoothing)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and args.max_grad_norm:
@@ -409,7 +432,8 @@ class EpochRunner:
         self.progress.close()
 
 
-def _final_evaluation(args, accelerator: Accelerator, bundle: ModelBundle, model, eval_dls, output_dir: Path) -> dict:
+def _final_evaluation(args, accelerator: Accelerator, bundle: ModelBundle, model, eval_dls, output_dir: Path,
+                      hand_found: dict[str, list[bool]]) -> dict:
     from ..evaluation import compute_classification_metrics, write_split_report
 
     results = {}
@@ -419,7 +443,7 @@ def _final_evaluation(args, accelerator: Accelerator, bundle: ModelBundle, model
                                                        not args.no_progress, autocast=False)
         if accelerator.is_main_process:
             metrics = compute_classification_metrics(predictions, references, CLASS_NAMES)
-            results.update(write_split_report(output_dir, split, metrics, prefix))
+            results.update(write_split_report(output_dir, split, metrics, prefix, hand_found.get(split)))
             results[f"{prefix}_loss"] = round(loss, 6)
     return results
 

@@ -23,9 +23,10 @@ from .schedule import Phase
 @dataclass
 class ModelBundle:
     kind: str
-    """"cnn" (transformers model) or "mobilenetv2" (timm model)."""
+    """"cnn" or "landmarks" (transformers models) or "mobilenetv2" (timm model)."""
     model: nn.Module
-    spec: PreprocessSpec
+    spec: PreprocessSpec | None
+    """The image preprocessing (None for the landmark model: its processor turns photos into landmarks)."""
     save: Callable[[nn.Module, Path], None]
     """Write the model in its loadable format (safetensors + config + preprocessing) into a folder."""
     groups: dict[str, list[nn.Parameter]]
@@ -40,9 +41,17 @@ class ModelBundle:
     """The part of the model that no phase trains (its output can be cached once per image), or None."""
     top_of_network: Callable[[], nn.Module] | None = None
     """A module from the frozen prefix's output to the logits, sharing the model's parameters."""
+    processor: object | None = None
+    """The landmark model's image processor (photos -> landmarks), used once to build its training data."""
 
-    def logits(self, model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
-        output = model(pixel_values=pixel_values) if self.kind == "cnn" else model(pixel_values)
+    def logits(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The logits of a collated batch: ``pixel_values`` for the image models, landmarks for the landmark model."""
+        if self.kind == "landmarks":
+            output = model(landmarks=batch["landmarks"], hand_found=batch["hand_found"])
+        elif self.kind == "cnn":
+            output = model(pixel_values=batch["pixel_values"])
+        else:
+            output = model(batch["pixel_values"])
         return output.logits if hasattr(output, "logits") else output
 
     @property
@@ -75,6 +84,28 @@ def _cnn_bundle(model) -> ModelBundle:
         groups={"all": list(model.parameters())},
         phases=[],
         description={"architecture": "asl_cnn"},
+    )
+
+
+def build_landmarks_bundle(args, model=None) -> ModelBundle:
+    from ..models.asl_landmarks import AslLandmarksConfig, AslLandmarksForImageClassification, AslLandmarksImageProcessor, save_landmarks_model
+
+    if model is None:
+        overrides = {"dropout": args.dropout} if args.dropout is not None else {}
+        config = AslLandmarksConfig(num_labels=len(CLASS_NAMES), id2label=ID2LABEL, label2id=LABEL2ID, **overrides)
+        model = AslLandmarksForImageClassification(config)
+        processor = AslLandmarksImageProcessor()
+    else:
+        processor = AslLandmarksImageProcessor.from_pretrained(args.model, token=args.hub_token)
+    return ModelBundle(
+        kind="landmarks",
+        model=model,
+        spec=None,
+        save=lambda module, folder: save_landmarks_model(module, processor, folder),
+        groups={"all": list(model.parameters())},
+        phases=[],
+        description={"architecture": "asl_landmarks"},
+        processor=processor,
     )
 
 
@@ -117,15 +148,17 @@ def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
 
 
 def build_model_bundle(args) -> ModelBundle:
-    """``--model cnn|mobilenetv2`` builds a new model; a folder or Hub id continues from saved weights."""
+    """``--model cnn|mobilenetv2|landmarks`` builds a new model; a folder or Hub id continues from saved weights."""
     name = args.model
     if name == "cnn":
         bundle = build_cnn_bundle(args)
     elif name == "mobilenetv2":
         bundle = build_mobilenetv2_bundle(args)
+    elif name == "landmarks":
+        bundle = build_landmarks_bundle(args)
     else:
         bundle = _load_saved(name, args)
-    if bundle.kind == "cnn":
+    if bundle.kind in ("cnn", "landmarks"):
         bundle.phases = [Phase("train", args.num_train_epochs, {"all": args.learning_rate}, ("all",))]
     return bundle
 
@@ -150,4 +183,8 @@ def _load_saved(name: str, args) -> ModelBundle:
         from ..models.asl_cnn import AslCnnForImageClassification
 
         return _cnn_bundle(AslCnnForImageClassification.from_pretrained(name, token=args.hub_token))
-    raise AslError(f"--model {name}: config.json is neither an asl_cnn model nor a timm model")
+    if config.get("model_type") == "asl_landmarks":
+        from ..models.asl_landmarks import AslLandmarksForImageClassification
+
+        return build_landmarks_bundle(args, AslLandmarksForImageClassification.from_pretrained(name, token=args.hub_token))
+    raise AslError(f"--model {name}: config.json is not an asl_cnn, asl_landmarks or timm model")

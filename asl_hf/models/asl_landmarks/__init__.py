@@ -1,0 +1,36 @@
+"""The hand-landmark classifier: config, model, MediaPipe image processor, registration with the Auto classes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
+
+from .configuration_asl_landmarks import AslLandmarksConfig
+from .image_processing_asl_landmarks import AslLandmarksImageProcessor, HandDetection
+from .modeling_asl_landmarks import AslLandmarksForImageClassification, AslLandmarksPreTrainedModel
+
+AutoConfig.register(AslLandmarksConfig.model_type, AslLandmarksConfig, exist_ok=True)
+AutoModelForImageClassification.register(AslLandmarksConfig, AslLandmarksForImageClassification, exist_ok=True)
+AutoImageProcessor.register(AslLandmarksConfig, slow_image_processor_class=AslLandmarksImageProcessor, exist_ok=True)
+# Saved folders carry the code (auto_map + the three files), so they load with trust_remote_code=True anywhere.
+AslLandmarksConfig.register_for_auto_class()
+AslLandmarksForImageClassification.register_for_auto_class("AutoModelForImageClassification")
+AslLandmarksImageProcessor.register_for_auto_class("AutoImageProcessor")
+
+
+def save_landmarks_model(model: AslLandmarksForImageClassification, processor: AslLandmarksImageProcessor, output_dir: str | os.PathLike) -> Path:
+    """Write the loadable folder: config.json, model.safetensors, preprocessor_config.json and the code files."""
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+    if not (output_dir / "model.safetensors").is_file():
+        raise RuntimeError(f"{output_dir}: save_pretrained wrote no model.safetensors")
+    return output_dir
+
+
+__all__ = [
+    "AslLandmarksConfig", "AslLandmarksForImageClassification", "AslLandmarksImageProcessor", "AslLandmarksPreTrainedModel",
+    "HandDetection", "save_landmarks_model",
+]
