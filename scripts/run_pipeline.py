@@ -7,7 +7,8 @@
 
 Each training run is a separate `accelerate launch scripts/train.py ...` (your accelerate config
 decides CPU/GPU/multi-GPU). The training defaults were chosen on real photos: on the 4,350-photo sample the
-whole job takes about 14 minutes on 2 CPU cores (README).
+whole job (three models; the hand-landmark one when MediaPipe is installed) takes about 18 minutes on 2 CPU cores
+(README).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def parse_args(argv):
     parser.add_argument("--no_pretrained", action="store_true", help="MobileNetV2 without ImageNet weights (implied for synthetic data)")
     parser.add_argument("--pretrained_weights", default=None, help="a local safetensors file of timm's mobilenetv2_100 ImageNet weights")
     parser.add_argument("--test_dir", nargs="+", default=[],
-                        help="extra labelled folders to evaluate both models on (e.g. photos of other signers)")
+                        help="extra labelled folders to evaluate every model on (e.g. photos of other signers)")
     parser.add_argument("--overwrite_output_dir", action="store_true")
     return parser.parse_args(argv)
 

@@ -86,14 +86,14 @@ def _mediapipe_with_hand_models() -> bool:
 
 @pytest.mark.skipif(not _mediapipe_with_hand_models(), reason='MediaPipe 0.10.14 is not installed (pip install "asl_hf[hands]")')
 def test_landmark_model_learns_real_photos(real_subset, tmp_path):
-    """MediaPipe finds the hands once (about 40 s on 2 cores), then 100 short epochs of the MLP. The defaults reach
-    ~80% here; photos without a detected hand count as answered `nothing`."""
+    """MediaPipe finds the hands once (about 40 s on 2 cores), then 100 short epochs of the MLP. The defaults reached
+    93.7% test accuracy here (5.2% of the test photos without a found hand, counted as answered `nothing`)."""
     out = tmp_path / "landmarks"
     result = run_training("--model", "landmarks", "--dataset_dir", str(real_subset), "--output_dir", str(out),
                           "--num_train_epochs", "100", "--no_progress", timeout=600)
     assert "Hands found: train" in result.stdout
     results = json.loads((out / "all_results.json").read_text())
-    assert results["test_accuracy"] >= 0.60, results
+    assert results["test_accuracy"] >= 0.75, results
     assert results["test_no_hand_found_fraction"] <= 0.3, results
     for name in ("preprocessor_config.json", "image_processing_asl_landmarks.py", "modeling_asl_landmarks.py"):
         assert (out / name).is_file(), name
