@@ -28,7 +28,11 @@ class BenchModel:
 
 
 def _bundle(model: str, scratch: Path) -> ModelBundle:
-    return build_model_bundle(parse_args(["--model", model, "--no_pretrained", "--output_dir", str(scratch / "unused")]))
+    bundle = build_model_bundle(parse_args(["--model", model, "--no_pretrained", "--output_dir", str(scratch / "unused")]))
+    if bundle.kind == "landmarks":  # its paths (channels_last, compile, ONNX of a pixel model) do not apply
+        raise AslError(f"{model}: the benchmark measures the image models (cnn, mobilenetv2); the hand-landmark model's time "
+                       "is mostly MediaPipe's (the main job's comparison table has its ms/image)")
+    return bundle
 
 
 def load_bench_model(model_dir: str | Path, scratch: Path) -> BenchModel:
@@ -46,8 +50,8 @@ def load_bench_model(model_dir: str | Path, scratch: Path) -> BenchModel:
 
 def build_untrained_bench_model(kind: str, scratch: Path) -> BenchModel:
     """A default-size model with random weights, saved to ``scratch/<kind>-untrained`` for the inference path."""
-    if kind not in MODEL_CHOICES:
-        raise AslError(f"--models: unknown model {kind!r}; choose from {', '.join(MODEL_CHOICES)}")
+    if kind not in MODEL_CHOICES or kind == "landmarks":
+        raise AslError(f"--models: the benchmark measures cnn and mobilenetv2, not {kind!r}")
     bundle = _bundle(kind, scratch)
     folder = scratch / f"{kind}-untrained"
     folder.mkdir(parents=True, exist_ok=True)
