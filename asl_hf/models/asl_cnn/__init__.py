@@ -8,6 +8,7 @@ from pathlib import Path
 from transformers import AutoConfig, AutoModelForImageClassification, ViTImageProcessor
 from transformers.image_utils import PILImageResampling
 
+from ..saving import save_model_folder
 from .configuration_asl_cnn import AslCnnConfig
 from .modeling_asl_cnn import AslCnnForImageClassification, AslCnnPreTrainedModel
 
@@ -44,12 +45,7 @@ def build_image_processor(config: AslCnnConfig) -> ViTImageProcessor:
 def save_cnn(model: AslCnnForImageClassification, processor, output_dir: str | os.PathLike) -> Path:
     """Write the loadable folder: config.json (with auto_map), model.safetensors, the two code files and
     preprocessor_config.json. Returns the folder."""
-    output_dir = Path(output_dir)
-    model.save_pretrained(output_dir)
-    processor.save_pretrained(output_dir)
-    if not (output_dir / "model.safetensors").is_file():
-        raise RuntimeError(f"{output_dir}: save_pretrained wrote no model.safetensors")
-    return output_dir
+    return save_model_folder(model, processor, output_dir)
 
 
 __all__ = ["AslCnnConfig", "AslCnnForImageClassification", "AslCnnPreTrainedModel", "build_image_processor", "save_cnn"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
 
+from ..saving import save_model_folder
 from .configuration_asl_landmarks import AslLandmarksConfig
 from .image_processing_asl_landmarks import AslLandmarksImageProcessor, HandDetection
 from .modeling_asl_landmarks import AslLandmarksForImageClassification, AslLandmarksPreTrainedModel
@@ -22,12 +23,7 @@ AslLandmarksImageProcessor.register_for_auto_class("AutoImageProcessor")
 
 def save_landmarks_model(model: AslLandmarksForImageClassification, processor: AslLandmarksImageProcessor, output_dir: str | os.PathLike) -> Path:
     """Write the loadable folder: config.json, model.safetensors, preprocessor_config.json and the code files."""
-    output_dir = Path(output_dir)
-    model.save_pretrained(output_dir)
-    processor.save_pretrained(output_dir)
-    if not (output_dir / "model.safetensors").is_file():
-        raise RuntimeError(f"{output_dir}: save_pretrained wrote no model.safetensors")
-    return output_dir
+    return save_model_folder(model, processor, output_dir)
 
 
 __all__ = [
