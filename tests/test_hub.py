@@ -319,6 +319,39 @@ def test_pushed_models_load_back_in_a_fresh_process(hub, subprocess_env, tmp_pat
     assert "LOADED AslCnnForImageClassification TimmWrapperForImageClassification space" in out
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason='MediaPipe is not installed (pip install -e ".[hands]")')
+def test_pushed_landmark_model_loads_back_in_a_fresh_process(hub, subprocess_env, tmp_path):
+    """The hand-landmark folder: pushed with its card and code, then model, MediaPipe processor and pipeline load from
+    the repo id with remote code; the card's snippets run (a photo without a hand: `nothing`, "no hand found")."""
+    folder = tmp_path / "landmarks"
+    make_landmarks_folder(folder)
+    assert push_model_folder(folder, "user/asl-landmarks") == f"{hub.url}/user/asl-landmarks"
+    files = hub.files("user/asl-landmarks")
+    assert {"config.json", "model.safetensors", "preprocessor_config.json", "configuration_asl_landmarks.py",
+            "modeling_asl_landmarks.py", "image_processing_asl_landmarks.py", "README.md"} <= set(files)
+    assert hub.commits("user/asl-landmarks")[0].title.startswith("Upload hand-landmark classifier")
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(tmp_path / "hand.jpg")
+    snippets = python_snippets(files["README.md"].decode())
+    assert len(snippets) == 2
+    code = textwrap.dedent("""
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoImageProcessor, AutoModelForImageClassification, pipeline
+
+        model = AutoModelForImageClassification.from_pretrained("user/asl-landmarks", trust_remote_code=True).eval()
+        saved = load_file(%r)
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
+        processor = AutoImageProcessor.from_pretrained("user/asl-landmarks", trust_remote_code=True)
+        assert type(processor).__name__ == "AslLandmarksImageProcessor" and len(processor.detection_attempts) == 6
+        top = pipeline("image-classification", model="user/asl-landmarks", trust_remote_code=True)("hand.jpg", top_k=1)[0]
+        assert top["label"] == "nothing" and top["score"] > 0.9999, top
+        print("LOADED", type(model).__name__)
+    """ % str(folder / "model.safetensors")) + "\n".join(snippets)
+    out = run_fresh_python(code, subprocess_env, tmp_path)
+    assert "LOADED AslLandmarksForImageClassification" in out and "no hand found" in out
+
+
 def test_second_push_is_a_second_commit_in_the_same_repo_and_pr_and_branch_work(hub, tmp_path):
     make_cnn_folder(tmp_path / "cnn")
     push_model_folder(tmp_path / "cnn", "user/asl-cnn")
