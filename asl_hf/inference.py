@@ -8,7 +8,6 @@ MobileNetV2 folder (transformers' ``TimmWrapper`` + ``TimmWrapperImageProcessor`
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -162,7 +161,9 @@ class ImageClassifier:
 
 
 def _has_mediapipe() -> bool:
-    return importlib.util.find_spec("mediapipe") is not None
+    from .models.asl_landmarks import mediapipe_available
+
+    return mediapipe_available()
 
 
 def default_device() -> str:

@@ -47,11 +47,9 @@ def parse_args(argv):
 
 def hands_available() -> bool:
     """MediaPipe with its bundled hand models (0.10.14, the `hands` extra) is what the landmark model needs."""
-    try:
-        import mediapipe
-    except ImportError:
-        return False
-    return hasattr(mediapipe, "solutions")
+    from asl_hf.models.asl_landmarks import mediapipe_available
+
+    return mediapipe_available()
 
 
 def cpu_bf16() -> bool:

@@ -30,6 +30,7 @@ from asl_hf.errors import HubError, OutputExistsError
 from asl_hf.hub import SPACE_EXAMPLE_CLASSES, push_dataset, push_dataset_folder, push_model_folder, push_space, select_space_examples
 from asl_hf.model_card import ModelFolderError, build_model_card
 from tests.hub_server import validate_metadata
+from tests.markers import needs_mediapipe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET = "hf_secret_from_the_training_command_line"
@@ -320,7 +321,7 @@ def test_pushed_models_load_back_in_a_fresh_process(hub, subprocess_env, tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason='MediaPipe is not installed (pip install -e ".[hands]")')
+@needs_mediapipe
 def test_pushed_landmark_model_loads_back_in_a_fresh_process(hub, subprocess_env, tmp_path):
     """The hand-landmark folder: pushed with its card and code, then model, MediaPipe processor and pipeline load from
     the repo id with remote code; the card's snippets run (a photo without a hand: `nothing`, "no hand found")."""

@@ -20,12 +20,12 @@ from PIL import Image
 from asl_hf.cli import run_cli
 from asl_hf.constants import CLASS_NAMES
 from asl_hf.inference import ModelLoadError, Prediction, load_classifier
+from tests.markers import needs_mediapipe
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "evaluate_model.py"
 REAL_PHOTOS = REPO.parent / "shared" / "data" / "other_signers_dev"
 
-needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason='MediaPipe is not installed (pip install "asl_hf[hands]")')
 needs_real_photos = pytest.mark.skipif(not REAL_PHOTOS.is_dir(), reason=f"{REAL_PHOTOS} is absent (real photos of other signers)")
 
 

@@ -23,20 +23,12 @@ from asl_hf.models.asl_landmarks import (
 )
 from asl_hf.training.landmark_data import LandmarkAugmentation, LandmarkCollate, LandmarkSet, normalise_points
 from tests.isolation import BLOCK_ASL_HF
+from tests.markers import needs_mediapipe
 
 REPO = Path(__file__).resolve().parents[1]
 OTHER_SIGNERS = REPO.parent / "shared" / "data" / "other_signers_dev"
 
 
-def _has_mediapipe() -> bool:
-    try:
-        import mediapipe
-    except ImportError:
-        return False
-    return hasattr(mediapipe, "solutions")
-
-
-needs_mediapipe = pytest.mark.skipif(not _has_mediapipe(), reason='MediaPipe 0.10.14 is not installed (pip install "asl_hf[hands]")')
 needs_photos = pytest.mark.skipif(not OTHER_SIGNERS.is_dir(), reason=f"no real photos at {OTHER_SIGNERS} (../shared is absent)")
 
 

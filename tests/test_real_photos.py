@@ -19,6 +19,7 @@ import pytest
 from asl_hf.constants import CLASS_NAMES
 from asl_hf.data import prepare_dataset
 from asl_hf.data.splitting import frame_number
+from tests.markers import needs_mediapipe
 from tests.test_train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,15 +77,7 @@ def test_mobilenetv2_fine_tunes_from_imagenet_weights(real_subset, tmp_path):
     assert os.path.getsize(out / "model.safetensors") > 8_000_000
 
 
-def _mediapipe_with_hand_models() -> bool:
-    try:
-        import mediapipe
-    except ImportError:
-        return False
-    return hasattr(mediapipe, "solutions")
-
-
-@pytest.mark.skipif(not _mediapipe_with_hand_models(), reason='MediaPipe 0.10.14 is not installed (pip install "asl_hf[hands]")')
+@needs_mediapipe
 def test_landmark_model_learns_real_photos(real_subset, tmp_path):
     """MediaPipe finds the hands once (about 40 s on 2 cores), then 100 short epochs of the MLP. The defaults reached
     93.7% test accuracy here (5.2% of the test photos without a found hand, counted as answered `nothing`)."""

@@ -8,7 +8,6 @@ without them the test is skipped with the reason. Screenshots go to ``test-artif
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import urllib.request
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from asl_hf.data.synthetic import render_example
+from asl_hf.models.asl_landmarks import mediapipe_available
 from tests.test_space import REPO_ROOT, free_port, load_space_app, make_small_models
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -80,7 +80,7 @@ def test_upload_and_live_webcam_in_the_browser_show_the_labels(tmp_path, monkeyp
         assert "Custom CNN" in labels[0] and expected["cnn"] in labels[0].splitlines(), labels[0]
         assert "MobileNetV2" in labels[1] and expected["mobilenetv2"] in labels[1].splitlines(), labels[1]
         assert "%" in labels[0] and "%" in labels[1]  # the confidence bars are rendered
-        if importlib.util.find_spec("mediapipe"):  # without it the page reports the landmark model as not loaded
+        if mediapipe_available():  # without it the page reports the landmark model as not loaded
             assert "No hand found" in driver.find_element(By.ID, "label-2").text
         page = driver.find_element(By.TAG_NAME, "body").text
         assert "Example photos (A, nothing)" in page and "ASL fingerspelling recognition" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -21,6 +22,17 @@ AslLandmarksForImageClassification.register_for_auto_class("AutoModelForImageCla
 AslLandmarksImageProcessor.register_for_auto_class("AutoImageProcessor")
 
 
+@functools.cache
+def mediapipe_available() -> bool:
+    """Whether MediaPipe with its bundled hand models (0.10.14, the ``hands`` extra) can be imported here: later
+    releases import but have no ``mediapipe.solutions``."""
+    try:
+        import mediapipe
+    except ImportError:
+        return False
+    return hasattr(mediapipe, "solutions")
+
+
 def save_landmarks_model(model: AslLandmarksForImageClassification, processor: AslLandmarksImageProcessor, output_dir: str | os.PathLike) -> Path:
     """Write the loadable folder: config.json, model.safetensors, preprocessor_config.json and the code files."""
     return save_model_folder(model, processor, output_dir)
@@ -28,5 +40,5 @@ def save_landmarks_model(model: AslLandmarksForImageClassification, processor: A
 
 __all__ = [
     "AslLandmarksConfig", "AslLandmarksForImageClassification", "AslLandmarksImageProcessor", "AslLandmarksPreTrainedModel",
-    "HandDetection", "save_landmarks_model",
+    "HandDetection", "mediapipe_available", "save_landmarks_model",
 ]
