@@ -5,7 +5,7 @@ Importing the package registers the custom CNN with transformers' Auto classes, 
 (and with ``trust_remote_code=True`` anywhere, without this package).
 """
 
-from .constants import CLASS_NAMES, ID2LABEL, LABEL2ID, NUM_CLASSES
+from .core.constants import CLASS_NAMES, ID2LABEL, LABEL2ID, NUM_CLASSES
 from .models import AslCnnConfig, AslCnnForImageClassification, build_image_processor
 
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from asl_hf.cli import run_cli
+from asl_hf.core.cli import run_cli
 
 
 def parse_args(argv):

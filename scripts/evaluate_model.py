@@ -37,7 +37,7 @@ import json
 import sys
 from pathlib import Path
 
-from asl_hf.cli import run_cli
+from asl_hf.core.cli import run_cli
 
 MAX_LISTED_SKIPPED = 10
 TABLE_FILE = "evaluation_table.json"
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from transformers.utils import logging as transformers_logging
 
-    from asl_hf.errors import AslError
+    from asl_hf.core.errors import AslError
     from asl_hf.evaluation import dataset_split_images, evaluation_table_row, folder_images, format_evaluation_table, report_name
     from asl_hf.inference import load_classifier
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from asl_hf.cli import run_cli
+from asl_hf.core.cli import run_cli
 from asl_hf.data.splitting import DEFAULT_GROUP_SIZE
 
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from asl_hf.cli import run_cli
+from asl_hf.core.cli import run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

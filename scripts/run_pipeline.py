@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from asl_hf.cli import run_cli
+from asl_hf.core.cli import run_cli
 from asl_hf.data.splitting import DEFAULT_GROUP_SIZE
 
 SCRIPTS = Path(__file__).resolve().parent

@@ -19,8 +19,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from asl_hf.cli import run_cli
-from asl_hf.spell_frames import add_spelling_arguments, settings_from_args
+from asl_hf.core.cli import run_cli
+from asl_hf.spelling.spell_frames import add_spelling_arguments, settings_from_args
 from asl_hf.spelling import SpellingSettings
 
 
@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     args, settings = parse_args(argv)
     from transformers.utils import logging as transformers_logging
 
-    from asl_hf.frames import open_frames
+    from asl_hf.spelling.frames import open_frames
     from asl_hf.inference import load_classifier
-    from asl_hf.spell_frames import spell_frames
+    from asl_hf.spelling.spell_frames import spell_frames
 
     source = open_frames(args.input, args.fps)  # a bad input fails before the model loads
     transformers_logging.disable_progress_bar()

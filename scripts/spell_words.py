@@ -19,10 +19,10 @@ import json
 import sys
 from pathlib import Path
 
-from asl_hf.cli import run_cli
-from asl_hf.spell_frames import add_spelling_arguments, settings_from_args
+from asl_hf.core.cli import run_cli
+from asl_hf.spelling.spell_frames import add_spelling_arguments, settings_from_args
 from asl_hf.spelling import SpellingSettings
-from asl_hf.spelling_eval import DEFAULT_WORDS
+from asl_hf.spelling.words import DEFAULT_WORDS
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SpellingSettings]:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers.utils import logging as transformers_logging
 
     from asl_hf.inference import load_classifier
-    from asl_hf.spelling_eval import parse_words, spell_words_from_dataset
+    from asl_hf.spelling.words import parse_words, spell_words_from_dataset
 
     words = parse_words(args.words)
     transformers_logging.disable_progress_bar()

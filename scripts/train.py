@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from asl_hf.cli import run_cli
+from asl_hf.core.cli import run_cli
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.constants import CLASS_NAMES
 
 
 def write_video(path: Path, images: Sequence[Image.Image], fps: float, codec: str = "mpeg4", bit_rate: int = 4_000_000) -> Path:

@@ -17,8 +17,8 @@ from torch import nn
 
 from asl_hf.benchmark.fast_paths import build_paths
 from asl_hf.benchmark.measure import measure_latency, percentile
-from asl_hf.preprocessing import LeanPreprocessor, matching_lean_preprocessor
-from asl_hf.transforms import PreprocessSpec, build_eval_transform
+from asl_hf.inference.lean import LeanPreprocessor, matching_lean_preprocessor
+from asl_hf.models.preprocessing import PreprocessSpec, build_eval_transform
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,7 @@ def test_lean_pil_backend_matches_eval_transform(crop_pct):
 def test_lean_preprocessor_for_the_cnn_processor_and_not_for_a_cropping_one():
     from transformers import ViTImageProcessor
 
-    from asl_hf.preprocessing import lean_preprocessor_for
+    from asl_hf.inference.lean import lean_preprocessor_for
     from asl_hf.models.asl_cnn import AslCnnConfig, build_image_processor
 
     processor = build_image_processor(AslCnnConfig())

@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
 
-from asl_hf.constants import CLASS_NAMES, ID2LABEL
+from asl_hf.core.constants import CLASS_NAMES, ID2LABEL
 from asl_hf.data.synthetic import render_example
 from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor, save_cnn
-from asl_hf.transforms import PreprocessSpec, build_eval_transform
+from asl_hf.models.preprocessing import PreprocessSpec, build_eval_transform
 from tests.isolation import BLOCK_ASL_HF
 
 SMALL = {"image_size": 32, "conv_channels": [8, 16], "hidden_size": 16}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.data import (
     format_split_table,
     load_image_folder,
@@ -24,7 +24,7 @@ from asl_hf.data import (
 )
 from asl_hf.data.loading import file_names
 from asl_hf.data.splitting import frame_number
-from asl_hf.errors import DataError, OutputExistsError
+from asl_hf.core.errors import DataError, OutputExistsError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,11 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
-from asl_hf.cli import run_cli
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.cli import run_cli
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.data.loading import FEATURES
 from asl_hf.data.synthetic import generate_synthetic_asl
-from asl_hf.images import to_rgb
+from asl_hf.core.images import to_rgb
 from asl_hf.inference import ImageInputError, ModelLoadError, load_classifier
 from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor
 from asl_hf.models.mobilenet import create_mobilenetv2, save_mobilenetv2

@@ -10,15 +10,8 @@ from PIL import Image
 from asl_hf.models import mobilenet
 from asl_hf.training.feature_cache import compute_features, feature_bytes
 from asl_hf.training.preload import preload_split
-from asl_hf.transforms import (
-    AugmentationConfig,
-    PreprocessSpec,
-    batch_transform,
-    build_eval_transform,
-    build_normalise_transform,
-    build_resize_transform,
-    build_train_transform,
-)
+from asl_hf.models.preprocessing import PreprocessSpec, build_eval_transform, build_normalise_transform, build_resize_transform
+from asl_hf.training.transforms import AugmentationConfig, batch_transform, build_train_transform
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from asl_hf.cli import run_cli
-from asl_hf.frames import FrameInputError, natural_key, open_frames
-from asl_hf.spell_frames import predict_frames, spell_frames
+from asl_hf.core.cli import run_cli
+from asl_hf.spelling.frames import FrameInputError, natural_key, open_frames
+from asl_hf.spelling.spell_frames import predict_frames, spell_frames
 from asl_hf.spelling import SpellingSettings
 from tests.spelling_helpers import GreyLevelClassifier, class_image, grey, write_video
 

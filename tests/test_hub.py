@@ -24,11 +24,11 @@ from huggingface_hub.repocard_data import model_index_to_eval_results
 from PIL import Image
 
 import asl_hf
-from asl_hf.cli import run_cli
-from asl_hf.constants import CLASS_NAMES
-from asl_hf.errors import HubError, OutputExistsError
+from asl_hf.core.cli import run_cli
+from asl_hf.core.constants import CLASS_NAMES
+from asl_hf.core.errors import HubError, OutputExistsError
 from asl_hf.hub import SPACE_EXAMPLE_CLASSES, push_dataset, push_dataset_folder, push_model_folder, push_space, select_space_examples
-from asl_hf.model_card import ModelFolderError, build_model_card
+from asl_hf.hub.model_card import ModelFolderError, build_model_card
 from tests.hub_server import validate_metadata
 from tests.markers import needs_mediapipe
 

@@ -17,8 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
-from asl_hf.cli import run_cli
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.cli import run_cli
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.inference import ModelLoadError, Prediction, load_classifier
 from tests.markers import needs_mediapipe
 
@@ -67,9 +67,9 @@ def test_load_classifier_takes_the_landmarks_folder(classifier):
 
 
 def test_a_missing_mediapipe_fails_at_load_time(landmarks_dir, monkeypatch):
-    import asl_hf.inference
+    import asl_hf.inference.classifier
 
-    monkeypatch.setattr(asl_hf.inference, "_has_mediapipe", lambda: False)
+    monkeypatch.setattr(asl_hf.inference.classifier, "_has_mediapipe", lambda: False)
     with pytest.raises(ModelLoadError, match=r'needs MediaPipe: pip install "mediapipe==0.10.14"'):
         load_classifier(landmarks_dir, device="cpu")
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.models.asl_landmarks import (
     AslLandmarksConfig,
     AslLandmarksForImageClassification,

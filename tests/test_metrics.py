@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.evaluation import format_per_class_table, save_confusion_matrix, write_results_json, write_split_report
-from asl_hf.metrics import METRICS_DIR, compute_classification_metrics, load_metric, metric_path
+from asl_hf.evaluation.metrics import METRICS_DIR, compute_classification_metrics, load_metric, metric_path
 
 ABSENT = 7  # a class that never occurs in the references (it may be predicted)
 

@@ -15,8 +15,8 @@ from PIL import Image
 from safetensors.torch import load_file
 from transformers import AutoImageProcessor, AutoModelForImageClassification, pipeline
 
-from asl_hf.constants import CLASS_NAMES
-from asl_hf.errors import AslError
+from asl_hf.core.constants import CLASS_NAMES
+from asl_hf.core.errors import AslError
 from asl_hf.models.mobilenet import (
     create_mobilenetv2,
     data_config,
@@ -107,7 +107,7 @@ def test_processor_equals_timm_eval_transform_and_pipeline_works(saved):
 def test_pretrained_without_network_gives_a_clear_error(tmp_path):
     code = textwrap.dedent(
         """
-        from asl_hf.errors import AslError
+        from asl_hf.core.errors import AslError
         from asl_hf.models.mobilenet import create_mobilenetv2
         try:
             create_mobilenetv2(pretrained=True)

@@ -19,7 +19,7 @@ import timm
 import torch
 from safetensors.torch import load_file, save_file
 
-from asl_hf.errors import AslError
+from asl_hf.core.errors import AslError
 from asl_hf.models.mobilenet import IMAGENET_CHECKPOINT, create_mobilenetv2, describe_pretrained_source
 from asl_hf.training.arguments import parse_args
 from tests.fixtures_hub import point_clients_at

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.data import prepare_dataset
 from asl_hf.data.splitting import frame_number
 from tests.markers import needs_mediapipe

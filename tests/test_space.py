@@ -24,9 +24,9 @@ import pytest
 import torch
 from PIL import Image
 
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.data.synthetic import render_example
-from asl_hf.images import to_rgb as package_to_rgb
+from asl_hf.core.images import to_rgb as package_to_rgb
 from asl_hf.models.asl_landmarks import mediapipe_available
 from tests.isolation import BLOCK_ASL_HF
 
@@ -561,7 +561,7 @@ def serve_cards(monkeypatch, app, cards: dict[str, str]) -> None:
 
 
 def test_hub_models_are_ranked_by_the_other_signer_accuracy_their_cards_report(tmp_path, monkeypatch):
-    from asl_hf.model_card import build_model_card
+    from asl_hf.hub.model_card import build_model_card
 
     app = load_space_app()
     cards, slots = {}, []
@@ -719,9 +719,9 @@ def test_spell_api_types_a_held_letter_once_and_again_after_a_release(space, sma
 def test_spell_video_api_types_what_the_package_types(space, client, small_models, tmp_path):
     from gradio_client import handle_file
 
-    from asl_hf.frames import open_frames
+    from asl_hf.spelling.frames import open_frames
     from asl_hf.inference import load_classifier
-    from asl_hf.spell_frames import spell_frames
+    from asl_hf.spelling.spell_frames import spell_frames
     from asl_hf.spelling import SpellingSettings
     from tests.spelling_helpers import write_video
 
@@ -747,7 +747,7 @@ def test_spell_video_api_types_what_the_package_types(space, client, small_model
 @pytest.mark.parametrize("video_fps, fps", [(10, 10), (30, 10), (5, 10), (25, 7)])
 def test_space_video_frames_are_the_package_frames(tmp_path, video_fps, fps):
     """The Space samples videos with its own copy of asl_hf.frames' rule: same times, same pixels."""
-    from asl_hf.frames import open_frames
+    from asl_hf.spelling.frames import open_frames
     from tests.spelling_helpers import write_video
 
     app = load_space_app()

@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from asl_hf.frames import natural_key, open_frames
+from asl_hf.spelling.frames import natural_key, open_frames
 from tests.spelling_helpers import write_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def sample_photos() -> dict[str, list[Path]]:
 
 def train_memorising_cnn(photos: dict[str, list[Path]], output_dir: Path) -> Path:
     """A small asl_cnn fitted to these photos only (full batch, a few hundred steps, a few seconds on 2 cores)."""
-    from asl_hf.constants import LABEL2ID
+    from asl_hf.core.constants import LABEL2ID
     from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor, save_cnn
 
     torch.manual_seed(0)
@@ -93,7 +93,7 @@ def spelled_inputs(tmp_path_factory):
 
 
 def top(classifier, images) -> list[tuple[str, float]]:
-    from asl_hf.spell_frames import top_predictions
+    from asl_hf.spelling.spell_frames import top_predictions
 
     return top_predictions(classifier, images)
 

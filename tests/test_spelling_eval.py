@@ -10,12 +10,12 @@ from pathlib import Path
 import datasets
 import pytest
 
-from asl_hf.cli import run_cli
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.cli import run_cli
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.data.loading import FEATURES
-from asl_hf.errors import AslError, DataError
+from asl_hf.core.errors import AslError, DataError
 from asl_hf.spelling import SpellingSettings
-from asl_hf.spelling_eval import _pick_photos, parse_words, spell_words, word_signs
+from asl_hf.spelling.words import _pick_photos, parse_words, spell_words, word_signs
 from tests.spelling_helpers import GreyLevelClassifier, grey
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from asl_hf.constants import CLASS_NAMES
+from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.data import generate_synthetic_asl, prepare_dataset
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from asl_hf.data.synthetic import render_example
-from asl_hf.transforms import AugmentationConfig, PreprocessSpec, batch_transform, build_eval_transform, build_train_transform, collate
+from asl_hf.models.preprocessing import PreprocessSpec, build_eval_transform
+from asl_hf.training.transforms import AugmentationConfig, batch_transform, build_train_transform, collate
 
 CNN_SPEC = PreprocessSpec(height=64, width=64, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 

@@ -8,7 +8,7 @@
 - :mod:`.runner`: one child process per model; :mod:`.report`: markdown tables.
 """
 
-from ..preprocessing import LeanPreprocessor, matching_lean_preprocessor
+from ..inference.lean import LeanPreprocessor, matching_lean_preprocessor
 from .fast_paths import CPU_PATHS, GPU_PATHS
 from .report import format_markdown
 from .runner import DEFAULT_DATASET_DIR, BenchmarkOptions, run_benchmark

@@ -21,11 +21,11 @@ import datasets
 import torch
 from PIL import Image
 
-from ..transforms import build_eval_transform
+from ..models.preprocessing import build_eval_transform
 from .fast_paths import build_paths
 from .measure import measure_latency, measure_throughput
 from .models import BenchModel
-from ..preprocessing import matching_lean_preprocessor
+from ..inference.lean import matching_lean_preprocessor
 
 
 def reference_preprocessor(classifier):
@@ -47,8 +47,8 @@ def _decoded_images(split: datasets.Dataset) -> tuple[list[Image.Image], list[in
 def spell_frame_latency(classifier, pick, runs: int, warmup: int) -> dict:
     """One live spelling frame, as the Space's Spell tab handles it: ``predict_proba`` on one decoded image, the top
     label, then one ``SpellingMachine.update`` (frames 0.1 s apart, as the webcam stream sends them)."""
-    from ..spell_frames import top_predictions
-    from ..spelling import SpellingMachine
+    from ..spelling.spell_frames import top_predictions
+    from ..spelling.machine import SpellingMachine
 
     machine, frame_index = SpellingMachine(), itertools.count()
 
@@ -69,7 +69,7 @@ def benchmark_inference(
     batch_size: int = 64,
     calibration_split: datasets.Dataset | None = None,
 ) -> dict:
-    from ..inference import load_classifier
+    from ..inference.classifier import load_classifier
 
     images, labels = _decoded_images(test_split)
     if not images:

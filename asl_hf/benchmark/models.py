@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import AslError
+from ..core.errors import AslError
 from ..training.arguments import MODEL_CHOICES, parse_args
 from ..training.model_factory import ModelBundle, build_model_bundle
 

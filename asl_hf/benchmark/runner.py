@@ -13,7 +13,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import AslError
+from ..core.errors import AslError
 from .measure import current_rss_mb, machine_info, peak_rss_mb
 
 DEFAULT_DATASET_DIR = "outputs/pipeline/data"
@@ -62,7 +62,7 @@ def ensure_dataset(dataset_dir: str, scratch: Path, explicit: bool) -> str:
 
 def folder_accuracy(classifier, folder: str, batch_size: int = 64) -> dict:
     """Accuracy and macro-F1 of ``classifier`` on a raw ``<folder>/<CLASS>/<images>`` tree (evaluation's own path)."""
-    from ..evaluation import evaluate_classifier, folder_images
+    from ..evaluation.scoring import evaluate_classifier, folder_images
 
     images = folder_images(folder, classifier.labels)
     metrics = evaluate_classifier(classifier, images, batch_size, show_progress=False).metrics
@@ -100,7 +100,7 @@ def benchmark_model(source: dict, options: BenchmarkOptions) -> dict:
         )
         result["memory_mb"] = {"baseline_rss": baseline_rss, "inference_peak_rss": peak_rss_mb()}
         if options.test_dirs:
-            from ..inference import load_classifier
+            from ..inference.classifier import load_classifier
 
             classifier = load_classifier(str(bench.folder), device=options.device)
             result["test_dirs"] = {folder: folder_accuracy(classifier, folder, options.batch_size) for folder in options.test_dirs}

@@ -20,14 +20,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from ..training.preload import fits_in_memory, preload_split
-from ..transforms import (
-    AugmentationConfig,
-    batch_transform,
-    build_resize_transform,
-    build_tensor_train_transform,
-    build_train_transform,
-    collate,
-)
+from ..models.preprocessing import build_resize_transform
+from ..training.transforms import AugmentationConfig, batch_transform, build_tensor_train_transform, build_train_transform, collate
 from .models import BenchModel
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datasets
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from ..constants import CLASS_NAMES, MOTION_CLASSES
+from ..core.constants import CLASS_NAMES, MOTION_CLASSES
 from .splitting import format_split_table
 
 PUBLIC_SOURCE = "https://www.kaggle.com/datasets/grassknoted/asl-alphabet"

@@ -13,9 +13,9 @@ from pathlib import Path
 import datasets
 from PIL import Image
 
-from ..constants import CLASS_NAMES
-from ..errors import DataError
-from ..images import to_rgb
+from ..core.constants import CLASS_NAMES
+from ..core.errors import DataError
+from ..core.images import to_rgb
 from .scan import ScanReport, scan_image_folder
 
 FEATURES = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=CLASS_NAMES)})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import datasets
 
-from ..errors import DataError, OutputExistsError
+from ..core.errors import DataError, OutputExistsError
 from .card import build_dataset_card
 from .loading import load_hub_dataset, load_image_folder
 from .scan import ScanReport

@@ -18,9 +18,9 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from ..constants import CLASS_NAMES, IMAGE_EXTENSIONS
-from ..errors import DataError
-from ..images import needs_conversion
+from ..core.constants import CLASS_NAMES, IMAGE_EXTENSIONS
+from ..core.errors import DataError
+from ..core.images import needs_conversion
 
 MAX_IMAGE_PIXELS = 40_000_000
 """Images above this many pixels are refused as possible decompression bombs (the real photos are 200x200)."""

@@ -15,7 +15,7 @@ from collections import defaultdict
 import datasets
 import numpy as np
 
-from ..errors import DataError
+from ..core.errors import DataError
 from .loading import file_names
 
 SPLIT_NAMES = ("train", "validation", "test")

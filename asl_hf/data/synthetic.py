@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..constants import CLASS_NAMES
+from ..core.constants import CLASS_NAMES
 
 DEFAULT_IMAGES_PER_CLASS = 60
 DEFAULT_IMAGE_SIZE = 96

@@ -44,8 +44,8 @@ from timm.layers import FrozenBatchNormAct2d, unfreeze_batch_norm_2d
 from torch import nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from ..constants import CLASS_NAMES
-from ..errors import AslError
+from ..core.constants import CLASS_NAMES
+from ..core.errors import AslError
 
 __all__ = [
     "DEFAULT_MODEL_NAME",

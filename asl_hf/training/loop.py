@@ -27,20 +27,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from ..constants import CLASS_NAMES
+from ..core.constants import CLASS_NAMES
 from ..data import ensure_default_data, load_and_split, load_prepared_dataset
 from ..data.prepare import atomic_output_dir
-from ..errors import AslError, OutputExistsError
-from ..transforms import (
-    AugmentationConfig,
-    batch_transform,
-    build_eval_transform,
-    build_normalise_transform,
-    build_resize_transform,
-    build_tensor_train_transform,
-    build_train_transform,
-    collate,
-)
+from ..core.errors import AslError, OutputExistsError
+from ..models.preprocessing import build_eval_transform, build_normalise_transform, build_resize_transform
+from .transforms import AugmentationConfig, batch_transform, build_tensor_train_transform, build_train_transform, collate
 from .feature_cache import DEFAULT_MAX_CACHE_BYTES, compute_features, feature_bytes
 from .landmark_data import LandmarkAugmentation, LandmarkCollate, extract_landmarks, hand_found_rate
 from .model_factory import ModelBundle, build_model_bundle
@@ -434,7 +426,7 @@ class EpochRunner:
 
 def _final_evaluation(args, accelerator: Accelerator, bundle: ModelBundle, model, eval_dls, output_dir: Path,
                       hand_found: dict[str, list[bool]]) -> dict:
-    from ..evaluation import compute_classification_metrics, write_split_report
+    from ..evaluation.scoring import compute_classification_metrics, write_split_report
 
     results = {}
     model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # float32, as the saved model runs for users
@@ -449,7 +441,7 @@ def _final_evaluation(args, accelerator: Accelerator, bundle: ModelBundle, model
 
 
 def _write_outputs(output_dir: Path, results: dict, training_args: dict, data_info: dict, state: dict) -> None:
-    from ..evaluation import write_results_json
+    from ..evaluation.scoring import write_results_json
 
     for item in (output_dir / BEST_DIR).iterdir():
         shutil.copy2(item, output_dir / item.name)

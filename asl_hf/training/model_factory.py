@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..constants import CLASS_NAMES, ID2LABEL, LABEL2ID
-from ..errors import AslError
-from ..transforms import PreprocessSpec
+from ..core.constants import CLASS_NAMES, ID2LABEL, LABEL2ID
+from ..core.errors import AslError
+from ..models.preprocessing import PreprocessSpec
 from .schedule import Phase
 
 

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ..images import to_rgb
+from ..core.images import to_rgb
 
 DEFAULT_MAX_PRELOAD_BYTES = 4 * 1024**3
 """``--preload_images auto`` preloads a split set only when its uint8 tensors take at most this much memory."""

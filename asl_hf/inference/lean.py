@@ -20,8 +20,8 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-from .images import to_rgb
-from .transforms import PreprocessSpec
+from ..core.images import to_rgb
+from ..models.preprocessing import PreprocessSpec
 
 BACKENDS = ("tensor", "pil")
 _PIL_RESAMPLE = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .constants import CLASS_NAMES, MOTION_CLASSES
-from .errors import AslError
+from ..core.constants import CLASS_NAMES, MOTION_CLASSES
+from ..core.errors import AslError
 
 IMAGENET_CHECKPOINT = "timm/mobilenetv2_100.ra_in1k"  # same as asl_hf.models.mobilenet (not imported: it pulls in timm)
 SPLITS = (("test", "test", "Test"), ("validation", "eval", "Validation"))  # (split name, results prefix, title)

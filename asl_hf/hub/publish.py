@@ -1,4 +1,4 @@
-"""Publishing to the Hugging Face Hub: trained models with evaluation cards, the prepared data set, the Space.
+"""Publishing to the Hugging Face Hub: trained models with evaluation cards, the prepared data set.
 
 Everything goes through the real ``huggingface_hub`` client (``HfApi.create_repo`` + ``upload_folder``, one
 commit per push) or ``datasets.DatasetDict.push_to_hub``. Model pushes are staged first: the exact folder that
@@ -16,19 +16,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import AslError, HubError, OutputExistsError
+from ..core.errors import AslError, HubError, OutputExistsError
 from .model_card import KIND_TITLES, build_model_card, detect_model_kind, public_training_args
 
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".py", ".png", ".txt")
 """Top-level files of a training output folder that are published (sub-folders never are)."""
 SKIPPED_FILES = ("trainer_state.json",)  # resumable-training bookkeeping, not part of the model
-SPACE_IGNORE = ["__pycache__", "**/__pycache__/**", "*.pyc", ".git/**", ".gradio/**", "flagged/**", ".venv/**", "*.egg-info/**"]
-SPACE_MODULES = {"spelling.py": Path(__file__).with_name("spelling.py")}
-"""Package modules the Space imports from beside app.py (a Space does not install asl_hf): added at every push,
-so the Space always runs the package's own code (an older copy in the Space folder is replaced)."""
-SPACE_EXAMPLE_CLASSES = ("A", "B", "L", "V", "W", "Y", "nothing", "space")
-"""Classes whose photo ``--examples_dir`` copies into the Space's ``examples/`` (one each)."""
-SPACE_EXAMPLES_FOLDER = "examples"
 LOGIN_HINT = "run `hf auth login` or set HF_TOKEN (or pass --token)"
 
 
@@ -79,7 +72,7 @@ def hub_errors(action: str, repo_id: str):
                        "check the network connection or HF_ENDPOINT") from error
 
 
-def _authenticated_api(token: str | None, action: str, repo_id: str):
+def authenticated_api(token: str | None, action: str, repo_id: str):
     """An ``HfApi`` with a checked token, and the full repo id (a bare name gets the user's namespace)."""
     from huggingface_hub import HfApi
 
@@ -89,7 +82,7 @@ def _authenticated_api(token: str | None, action: str, repo_id: str):
     return api, repo_id if "/" in repo_id else f"{user}/{repo_id}"
 
 
-def _result_url(api, repo_type: str, repo_id: str, commit, revision: str | None) -> str:
+def result_url(api, repo_type: str, repo_id: str, commit, revision: str | None) -> str:
     """Where the push landed: the pull request, the branch, or the repo."""
     if commit is not None and commit.pr_url:
         return commit.pr_url
@@ -98,7 +91,7 @@ def _result_url(api, repo_type: str, repo_id: str, commit, revision: str | None)
     return f"{url}/tree/{revision}" if revision and revision != "main" else url
 
 
-def _prepare_revision(api, repo_type: str, repo_id: str, revision: str | None, create_pr: bool) -> None:
+def prepare_revision(api, repo_type: str, repo_id: str, revision: str | None, create_pr: bool) -> None:
     """Commits go to an existing branch: create ``revision`` from main first (a PR targets it as is)."""
     if revision and revision != "main" and not create_pr and not revision.startswith("refs/pr/"):
         api.create_branch(repo_id, branch=revision, repo_type=repo_type, exist_ok=True)
@@ -167,16 +160,16 @@ def push_model_folder(
         stage_model_folder(output_dir, staging, repo_id, other_model_dir, dataset_id)
         return str(staging)
     kind = detect_model_kind(output_dir)  # a wrong folder fails before any network call
-    api, repo_id = _authenticated_api(token, "pushing the model to", repo_id)
+    api, repo_id = authenticated_api(token, "pushing the model to", repo_id)
     with tempfile.TemporaryDirectory(prefix="asl-hub-push-") as staging:
         stage_model_folder(output_dir, staging, repo_id, other_model_dir, dataset_id)  # card errors surface before any upload
         message = commit_message or f"Upload {KIND_TITLES[kind]} weights, results and model card"
         with hub_errors("pushing the model to", repo_id):
             api.create_repo(repo_id, private=private, exist_ok=True)
-            _prepare_revision(api, "model", repo_id, revision, create_pr)
+            prepare_revision(api, "model", repo_id, revision, create_pr)
             commit = api.upload_folder(repo_id=repo_id, folder_path=staging, commit_message=message,
                                        revision=revision, create_pr=create_pr)
-    return _result_url(api, "model", repo_id, commit, revision)
+    return result_url(api, "model", repo_id, commit, revision)
 
 
 def merge_dataset_card(local_card: str, pushed_card: str, repo_id: str | None = None) -> str:
@@ -212,7 +205,7 @@ def push_dataset(
     """
     from huggingface_hub import hf_hub_download
 
-    api, repo_id = _authenticated_api(token, "pushing the data set to", repo_id)
+    api, repo_id = authenticated_api(token, "pushing the data set to", repo_id)
     with hub_errors("pushing the data set to", repo_id):
         commit = dataset.push_to_hub(repo_id, private=private, token=api.token, revision=revision, create_pr=create_pr,
                                      commit_message=commit_message or "Upload the prepared ASL Alphabet splits (Parquet)")
@@ -221,7 +214,7 @@ def push_dataset(
             api.upload_file(path_or_fileobj=merge_dataset_card(str(card), pushed, repo_id).encode(), path_in_repo="README.md",
                             repo_id=repo_id, repo_type="dataset", commit_message="Dataset card: sources, classes, splits, limitations",
                             revision=commit.pr_revision or revision)
-    return _result_url(api, "dataset", repo_id, commit, revision)
+    return result_url(api, "dataset", repo_id, commit, revision)
 
 
 def push_dataset_folder(
@@ -234,7 +227,7 @@ def push_dataset_folder(
     commit_message: str | None = None,
 ) -> str:
     """Push a folder written by ``prepare_dataset`` (splits saved with ``save_to_disk`` + README.md card)."""
-    from .data import load_prepared_dataset
+    from ..data import load_prepared_dataset
 
     dataset_dir = Path(dataset_dir)
     splits = load_prepared_dataset(dataset_dir)
@@ -242,102 +235,3 @@ def push_dataset_folder(
     card = card_path.read_text() if card_path.is_file() else None
     return push_dataset(splits, repo_id, card, token=token, private=private, revision=revision, create_pr=create_pr,
                         commit_message=commit_message)
-
-
-def push_space(
-    space_dir: str | os.PathLike,
-    repo_id: str,
-    token: str | None = None,
-    private: bool = False,
-    revision: str | None = None,
-    create_pr: bool = False,
-    commit_message: str | None = None,
-    dry_run: bool = False,
-    examples_dir: str | os.PathLike | None = None,
-    staging_dir: str | os.PathLike | None = None,
-) -> str:
-    """Publish the Gradio demo folder as a Space (created with ``space_sdk="gradio"`` if missing), with the package
-    modules it imports (``SPACE_MODULES``: ``spelling.py``) copied in beside ``app.py`` and, with ``examples_dir``
-    (a raw ``<CLASS>/*.jpg`` folder), one photo per ``SPACE_EXAMPLE_CLASSES`` class in ``examples/``.
-
-    With ``dry_run`` nothing is sent and the newline-separated list of files that would be uploaded is returned;
-    with ``staging_dir`` too, that exact folder is also written there (it must be empty or new).
-    """
-    space_dir = Path(space_dir)
-    if not (space_dir / "app.py").is_file():
-        raise HubError(f"{space_dir}: no app.py (give the Space folder, e.g. --space_dir space)")
-    files = space_files(space_dir, examples_dir)  # a bad --examples_dir fails before any network call
-    if dry_run:
-        if staging_dir is not None:
-            staging = Path(staging_dir)
-            if staging.exists() and any(staging.iterdir()):
-                raise OutputExistsError(f"{staging}: not empty; give an empty or new --staging_dir so it holds exactly the upload")
-            stage_space_folder(space_dir, staging, examples_dir)
-        return "\n".join(files)
-    api, repo_id = _authenticated_api(token, "pushing the Space to", repo_id)
-    with tempfile.TemporaryDirectory(prefix="asl-hub-space-") as staging:
-        stage_space_folder(space_dir, staging, examples_dir)
-        with hub_errors("pushing the Space to", repo_id):
-            api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
-            _prepare_revision(api, "space", repo_id, revision, create_pr)
-            commit = api.upload_folder(repo_id=repo_id, repo_type="space", folder_path=staging,
-                                       commit_message=commit_message or "Upload the ASL fingerspelling demo", revision=revision,
-                                       create_pr=create_pr)
-    return _result_url(api, "space", repo_id, commit, revision)
-
-
-def select_space_examples(examples_dir: str | os.PathLike, classes=SPACE_EXAMPLE_CLASSES) -> dict[str, Path]:
-    """``{"examples/<CLASS>_<file name>": photo}``: for each class, the middle photo by frame number of
-    ``<examples_dir>/<CLASS>/`` (the same photo on every run). A missing or empty class folder is a one-line
-    ``HubError``. The public download's ``asl_alphabet_train/asl_alphabet_train/`` nesting is accepted."""
-    from .constants import IMAGE_EXTENSIONS
-    from .data.scan import resolve_nested_root
-    from .data.splitting import frame_number
-
-    if not Path(examples_dir).is_dir():
-        raise HubError(f"{examples_dir}: not a folder (--examples_dir takes a raw data folder: <PATH>/<CLASS>/*.jpg)")
-    root = resolve_nested_root(examples_dir)
-    selected = {}
-    for name in classes:
-        folder = root / name
-        if not folder.is_dir():
-            raise HubError(f"{root}: no class folder {name}/ (--examples_dir needs {', '.join(f'{c}/' for c in classes)})")
-        photos = [p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS]
-        if not photos:
-            raise HubError(f"{folder}: no image files (--examples_dir needs a photo in each of {', '.join(classes)})")
-        photos.sort(key=lambda p: (frame_number(p.name) is None, frame_number(p.name) or 0, p.name))
-        photo = photos[len(photos) // 2]
-        selected[f"{SPACE_EXAMPLES_FOLDER}/{name}_{photo.name}"] = photo
-    return selected
-
-
-def _space_sources(space_dir: Path, examples_dir: str | os.PathLike | None) -> dict[str, Path]:
-    """Every file of the Space upload and where it comes from. With ``examples_dir``, the selected photos replace
-    whatever the folder's own ``examples/`` holds."""
-    from huggingface_hub.utils import filter_repo_objects
-
-    names = [p.relative_to(space_dir).as_posix() for p in sorted(space_dir.rglob("*")) if p.is_file()]
-    sources = {name: space_dir / name for name in filter_repo_objects(names, ignore_patterns=SPACE_IGNORE)}
-    sources.update(SPACE_MODULES)
-    if examples_dir is not None:
-        sources = {name: path for name, path in sources.items() if not name.startswith(f"{SPACE_EXAMPLES_FOLDER}/")}
-        sources.update(select_space_examples(examples_dir))
-    return dict(sorted(sources.items()))
-
-
-def space_files(space_dir: str | os.PathLike, examples_dir: str | os.PathLike | None = None) -> list[str]:
-    """The files a Space push uploads: the folder's own (caches and virtualenvs left out), ``SPACE_MODULES`` and,
-    with ``examples_dir``, the example photos (``examples/<CLASS>_<file name>``)."""
-    return list(_space_sources(Path(space_dir), examples_dir))
-
-
-def stage_space_folder(space_dir: str | os.PathLike, staging_dir: str | os.PathLike,
-                       examples_dir: str | os.PathLike | None = None) -> list[str]:
-    """Write the exact folder a Space push uploads to ``staging_dir``; return its files (as :func:`space_files`)."""
-    staging_dir = Path(staging_dir)
-    sources = _space_sources(Path(space_dir), examples_dir)
-    for name, source in sources.items():
-        (staging_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, staging_dir / name)
-    return list(sources)

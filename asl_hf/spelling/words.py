@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .errors import AslError, DataError
+from ..core.errors import AslError, DataError
 from .spell_frames import top_predictions
-from .spelling import NOTHING_LABEL, SPACE_LABEL, SpellingMachine, SpellingSettings
+from .machine import NOTHING_LABEL, SPACE_LABEL, SpellingMachine, SpellingSettings
 
 DEFAULT_WORDS = ("HELLO", "ASL", "SIGN", "BOOK", "COFFEE", "APPLE", "JAZZ", "QUIZ", "THANK YOU", "HUGGING FACE")
 """A mix of short and long words, double letters (LL, OO, FF, EE, PP, ZZ, GG), the motion letters J and Z, spaces."""
@@ -177,7 +177,7 @@ def spell_words_from_dataset(
     classifier, dataset_dir: str | os.PathLike, split: str, words: Sequence[str], **kwargs
 ) -> WordsReport:
     """:func:`spell_words` on one split of a data set saved by ``scripts/prepare_data.py``."""
-    from .data import load_prepared_dataset
+    from ..data import load_prepared_dataset
 
     splits = load_prepared_dataset(dataset_dir)
     if split not in splits:

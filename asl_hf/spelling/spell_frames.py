@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 
 from .frames import DEFAULT_FPS, Frame
-from .spelling import Keystroke, SpellingMachine, SpellingSettings, hold_seconds_from_frames
+from .machine import Keystroke, SpellingMachine, SpellingSettings, hold_seconds_from_frames
 
 
 @dataclass(frozen=True)

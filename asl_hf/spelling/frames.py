@@ -20,9 +20,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from .constants import IMAGE_EXTENSIONS
-from .errors import AslError
-from .images import to_rgb
+from ..core.constants import IMAGE_EXTENSIONS
+from ..core.errors import AslError
+from ..core.images import to_rgb
 
 DEFAULT_FPS = 10.0
 TIME_TOLERANCE = 1e-4

@@ -1,15 +1,11 @@
-"""Evaluation: score a saved model on labelled images, and write the reports training writes too.
-
-One report writer (JSON results, per-class tables, confusion matrices) for training and ``scripts/evaluate_model.py``,
-so a model folder looks the same whether its numbers came from the end of training or from a later evaluation
-on another image folder. Images are classified through :mod:`asl_hf.inference`, the path users call.
+"""Scoring a saved model on labelled images: a raw class folder or a prepared data set split, classified through
+:mod:`asl_hf.inference` (the path users call), then written with :mod:`asl_hf.evaluation.reports`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,136 +14,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from .errors import DataError
-from .metrics import compute_classification_metrics, load_metric
-
-PER_CLASS_FILE = "per_class_metrics.json"
-EVAL_RESULTS_FILE = "eval_results.json"
-ALL_RESULTS_FILE = "all_results.json"
-EVAL_PREFIXES = ("eval_", "test_")
-"""Keys that ``eval_results.json`` holds; ``all_results.json`` holds everything (as transformers' Trainer does)."""
-
-
-def _merge_json(path: Path, update: Mapping) -> dict:
-    """Read ``path`` (if any), update it with ``update`` and write it back; returns the merged content."""
-    merged = json.loads(path.read_text()) if path.is_file() else {}
-    merged.update(update)
-    path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
-    return merged
-
-
-def save_confusion_matrix(
-    matrix: Sequence[Sequence[int]],
-    label_names: Sequence[str],
-    path_png: str | os.PathLike,
-    title: str = "Confusion matrix",
-) -> Path:
-    """Draw the confusion matrix as a PNG (plus ``<same name>.json`` with the raw counts and labels).
-
-    Cells are coloured by the row-normalised rate (share of each true class), so classes with different
-    image counts compare at a glance, and non-zero cells carry their count. Sized for 29 readable labels.
-    Uses matplotlib's object API with the Agg canvas: no pyplot global state, no display needed.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    labels = [str(name) for name in label_names]
-    counts = [[int(value) for value in row] for row in matrix]
-    n = len(labels)
-    if n == 0 or len(counts) != n or any(len(row) != n for row in counts):
-        raise ValueError(f"confusion matrix must be {n}x{n} to match {n} labels, got {len(counts)} rows")
-    rates = [[value / max(1, sum(row)) for value in row] for row in counts]
-
-    path_png = Path(path_png)
-    path_png.parent.mkdir(parents=True, exist_ok=True)
-    side = max(5.0, 0.42 * n + 2.5)
-    figure = Figure(figsize=(side + 1.2, side), dpi=110)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    image = axes.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
-    colorbar = figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    colorbar.set_label("share of the true class")
-    font_size = max(6.0, min(11.0, 260.0 / n))
-    for row in range(n):
-        for column in range(n):
-            if counts[row][column]:
-                colour = "white" if rates[row][column] > 0.5 else "black"
-                axes.text(column, row, str(counts[row][column]), ha="center", va="center", fontsize=font_size, color=colour)
-    axes.set_xticks(range(n), labels, rotation=90, fontsize=font_size + 1)
-    axes.set_yticks(range(n), labels, fontsize=font_size + 1)
-    axes.set_xlabel("Predicted label")
-    axes.set_ylabel("True label")
-    total = sum(map(sum, counts))
-    correct = sum(counts[i][i] for i in range(n))
-    axes.set_title(f"{title}\n{correct}/{total} correct" if total else title)
-    figure.tight_layout()
-    figure.savefig(path_png)
-
-    rows = ",\n".join(f"    {json.dumps(row)}" for row in counts)  # one matrix row per line: readable and diffable
-    path_png.with_suffix(".json").write_text(
-        f'{{\n  "labels": {json.dumps(labels)},\n  "rows": "true label",\n  "columns": "predicted label",\n'
-        f'  "matrix": [\n{rows}\n  ]\n}}\n'
-    )
-    return path_png
-
-
-def _cell(value: float) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-
-
-def format_per_class_table(per_class: Mapping[str, Mapping[str, float]]) -> str:
-    """A markdown table (one row per class, in the given order); classes without images are marked."""
-    lines = ["| Class | Precision | Recall | F1 | Support |", "|:--|--:|--:|--:|--:|"]
-    for name, row in per_class.items():
-        support = int(row["support"])
-        note = " (no images)" if support == 0 else ""
-        lines.append(f"| {name} | {_cell(row['precision'])} | {_cell(row['recall'])} | {_cell(row['f1'])} | {support}{note} |")
-    return "\n".join(lines) + "\n"
-
-
-def no_hand_counts(hand_found: Sequence[bool] | None) -> dict:
-    """``{"no_hand_found": count, "no_hand_found_fraction": share}`` of photos where a landmark model found no hand
-    (they get ``no_hand_label``, so they are wrong for every letter); ``{}`` for pixel models (``hand_found`` None),
-    which never look for a hand."""
-    if hand_found is None:
-        return {}
-    missed = sum(not found for found in hand_found)
-    return {"no_hand_found": missed, "no_hand_found_fraction": missed / len(hand_found) if len(hand_found) else 0.0}
-
-
-def write_split_report(
-    output_dir: str | os.PathLike, split_name: str, metrics: Mapping, prefix: str, hand_found: Sequence[bool] | None = None
-) -> dict:
-    """Write one split's per-class scores (merged into ``per_class_metrics.json`` under ``split_name``) and its
-    confusion matrix (``confusion_matrix_<split>.png`` + ``.json``); return the flat results for that split,
-    e.g. ``{"eval_accuracy": .., "eval_macro_f1": .., "eval_samples": ..}`` for prefix ``"eval"``, plus
-    ``eval_no_hand_found`` and ``eval_no_hand_found_fraction`` when ``hand_found`` is given (landmark models)."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    per_class = metrics["per_class"]
-    _merge_json(output_dir / PER_CLASS_FILE, {split_name: per_class})
-    save_confusion_matrix(
-        metrics["confusion_matrix"], list(per_class), output_dir / f"confusion_matrix_{split_name}.png", f"Confusion matrix ({split_name})"
-    )
-    return {
-        f"{prefix}_accuracy": metrics["accuracy"],
-        f"{prefix}_macro_f1": metrics["macro_f1"],
-        f"{prefix}_samples": sum(int(row["support"]) for row in per_class.values()),
-        **{f"{prefix}_{key}": value for key, value in no_hand_counts(hand_found).items()},
-    }
-
-
-def write_results_json(output_dir: str | os.PathLike, results: Mapping) -> None:
-    """Merge ``results`` into ``all_results.json`` (every key) and ``eval_results.json`` (``eval_*``/``test_*`` keys),
-    like transformers' ``Trainer.save_metrics``: earlier keys survive, new values win."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    _merge_json(output_dir / ALL_RESULTS_FILE, results)
-    _merge_json(output_dir / EVAL_RESULTS_FILE, {k: v for k, v in results.items() if k.startswith(EVAL_PREFIXES)})
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Scoring a classifier on labelled images (a raw class folder or a prepared data set split)
+from ..core.errors import DataError
+from .metrics import compute_classification_metrics
+from .reports import format_per_class_table, no_hand_counts, write_results_json, write_split_report
 
 
 @dataclass
@@ -188,7 +57,7 @@ def folder_images(
     download-style ``root/<same name>/...`` from its inner folder (:func:`asl_hf.data.resolve_nested_root`).
 
     A class the model does not know is an error (its images could only ever count as wrong)."""
-    from .data import resolve_nested_root, scan_image_folder
+    from ..data import resolve_nested_root, scan_image_folder
 
     root_path = resolve_nested_root(root)
     if not root_path.is_dir():
@@ -214,7 +83,7 @@ def folder_images(
 
 def _flat_folder_images(root_path: Path, known_labels: Sequence[str]) -> LabelledImages:
     """``root/<CLASS>_<anything>.<ext>``, no class folders: the layout of the public ``asl_alphabet_test`` folder."""
-    from .data.scan import check_image_file
+    from ..data.scan import check_image_file
 
     files = sorted(p for p in root_path.iterdir() if p.is_file() and not p.name.startswith("."))
     unknown = sorted({p.stem.split("_")[0] for p in files} - set(known_labels))
@@ -244,8 +113,8 @@ def _flat_folder_images(root_path: Path, known_labels: Sequence[str]) -> Labelle
 
 def dataset_split_images(dataset_dir: str | os.PathLike, split: str, known_labels: Sequence[str]) -> LabelledImages:
     """One split of a data set saved by ``prepare_data.py`` (images already checked when it was prepared)."""
-    from .data import load_prepared_dataset
-    from .data.loading import file_names
+    from ..data import load_prepared_dataset
+    from ..data.loading import file_names
 
     splits = load_prepared_dataset(dataset_dir)
     if split not in splits:
@@ -407,24 +276,3 @@ def format_no_hand(row: Mapping) -> str:
     if row.get("no_hand_found") is None:
         return "-"
     return f"{row['no_hand_found']} ({100 * row['no_hand_found_fraction']:.1f}%)"
-
-
-__all__ = [
-    "EvaluationResult",
-    "LabelledImages",
-    "dataset_split_images",
-    "evaluate_classifier",
-    "evaluation_table_row",
-    "folder_images",
-    "format_evaluation_table",
-    "format_no_hand",
-    "no_hand_counts",
-    "no_hand_sentence",
-    "write_evaluation",
-    "compute_classification_metrics",
-    "format_per_class_table",
-    "load_metric",
-    "save_confusion_matrix",
-    "write_results_json",
-    "write_split_report",
-]

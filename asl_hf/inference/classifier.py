@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import AslError
-from .images import to_rgb
-from .preprocessing import lean_preprocessor_for
+from ..core.errors import AslError
+from ..core.images import to_rgb
+from .lean import lean_preprocessor_for
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -161,7 +161,7 @@ class ImageClassifier:
 
 
 def _has_mediapipe() -> bool:
-    from .models.asl_landmarks import mediapipe_available
+    from ..models.asl_landmarks import mediapipe_available
 
     return mediapipe_available()
 
@@ -180,8 +180,8 @@ def load_classifier(
     """Load a saved model folder or Hub repo id (either model kind) with its image processor."""
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-    from . import models  # noqa: F401 - registers the CNN with the Auto classes (no remote code needed)
-    from .models.asl_landmarks.image_processing_asl_landmarks import MEDIAPIPE_HINT  # registers the landmark classifier too
+    from .. import models  # noqa: F401 - registers the CNN with the Auto classes (no remote code needed)
+    from ..models.asl_landmarks.image_processing_asl_landmarks import MEDIAPIPE_HINT  # registers the landmark classifier too
 
     source = str(model_name_or_path)
     looks_like_path = source.startswith((".", "/", "~")) or source.count("/") > 1 or os.sep in source.replace("/", "")
