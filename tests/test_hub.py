@@ -449,17 +449,21 @@ def test_push_space_uploads_the_app_without_caches(hub, tmp_path):
     (space / "requirements.txt").write_text("asl_hf\n")
     (space / "README.md").write_text("---\ntitle: ASL demo\nsdk: gradio\napp_file: app.py\n---\n# Demo\n")
     (space / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
-    (space / "spelling.py").write_text("# an old copy: the push replaces it with the package's\n")
-    expected = ["README.md", "app.py", "requirements.txt", "spelling.py"]
+    (space / "asl_hf").mkdir()
+    (space / "asl_hf" / "__init__.py").write_text("# an old copy: the push replaces it with the package's\n")
+    package_root = Path(asl_hf.__file__).parent
+    package = sorted(f"asl_hf/{p.relative_to(package_root).as_posix()}" for p in package_root.rglob("*.py") if "__pycache__" not in p.parts)
+    assert "asl_hf/inference/classifier.py" in package and "asl_hf/evaluation/metrics/asl_classification.py" in package
+    expected = sorted(["README.md", "app.py", "requirements.txt", *package])
     assert push_space(space, "user/asl-demo", dry_run=True).splitlines() == expected
     url = push_space(space, "user/asl-demo")
     assert url == f"{hub.url}/spaces/user/asl-demo"
     assert hub.repo("user/asl-demo", "space").sdk == "gradio"
     files = hub.files("user/asl-demo", repo_type="space")
     assert set(files) == {".gitattributes", *expected}
-    # The Space does not install asl_hf: app.py imports the spelling machine from this copy.
-    assert files["spelling.py"] == (Path(asl_hf.__file__).parent / "spelling.py").read_bytes()
-    assert (space / "spelling.py").read_text().startswith("# an old copy")  # the local folder is only read
+    # The Space does not install asl_hf: app.py imports the package shipped beside it, the current one.
+    assert files["asl_hf/__init__.py"] == (package_root / "__init__.py").read_bytes()
+    assert (space / "asl_hf" / "__init__.py").read_text().startswith("# an old copy")  # the local folder is only read
 
 
 def make_raw_folder(root: Path, classes, frames=(5, 25, 105, 45, 1005)) -> Path:
@@ -488,9 +492,10 @@ def test_push_space_copies_one_example_photo_per_class(hub, tmp_path):
     Image.new("RGB", (8, 8)).save(space / "examples" / "old.png")  # replaced by the --examples_dir selection
     examples = {f"examples/{name}_{name}45.jpg": raw / name / f"{name}45.jpg" for name in SPACE_EXAMPLE_CLASSES}
     assert len(examples) == 8 and select_space_examples(raw) == examples
-    expected = sorted(["README.md", "app.py", "spelling.py", *examples])
+    package = [name for name in push_space(space, "user/asl-demo", dry_run=True).splitlines() if name.startswith("asl_hf/")]
+    expected = sorted(["README.md", "app.py", *package, *examples])
     assert push_space(space, "user/asl-demo", dry_run=True, examples_dir=raw).splitlines() == expected
-    assert push_space(space, "user/asl-demo", dry_run=True).splitlines() == ["README.md", "app.py", "examples/old.png", "spelling.py"]
+    assert push_space(space, "user/asl-demo", dry_run=True).splitlines() == sorted(["README.md", "app.py", "examples/old.png", *package])
     staged = tmp_path / "staged"
     assert push_space(space, "user/asl-demo", dry_run=True, examples_dir=raw, staging_dir=staged).splitlines() == expected
     assert sorted(folder_digest(staged)) == expected and not hub.repo_exists("user/asl-demo", "space")

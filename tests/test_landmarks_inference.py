@@ -67,9 +67,9 @@ def test_load_classifier_takes_the_landmarks_folder(classifier):
 
 
 def test_a_missing_mediapipe_fails_at_load_time(landmarks_dir, monkeypatch):
-    import asl_hf.inference.classifier
+    import asl_hf.models.asl_landmarks
 
-    monkeypatch.setattr(asl_hf.inference.classifier, "_has_mediapipe", lambda: False)
+    monkeypatch.setattr(asl_hf.models.asl_landmarks, "mediapipe_problem", lambda: "No module named mediapipe")
     with pytest.raises(ModelLoadError, match=r'needs MediaPipe: pip install "mediapipe==0.10.14"'):
         load_classifier(landmarks_dir, device="cpu")
 

@@ -15,3 +15,7 @@ class OutputExistsError(AslError):
 
 class HubError(AslError):
     """Talking to the Hugging Face Hub failed (no token, unreachable, refused)."""
+
+
+class ImageFileError(AslError, ValueError):
+    """A file given as a photo cannot be used: not an image, damaged, or too large (names the file)."""

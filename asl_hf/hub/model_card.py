@@ -20,6 +20,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..core.constants import CLASS_NAMES, MOTION_CLASSES
 from ..core.errors import AslError
+from ..inference.reports import extra_evaluations
 
 IMAGENET_CHECKPOINT = "timm/mobilenetv2_100.ra_in1k"  # same as asl_hf.models.mobilenet (not imported: it pulls in timm)
 SPLITS = (("test", "test", "Test"), ("validation", "eval", "Validation"))  # (split name, results prefix, title)
@@ -87,9 +88,7 @@ class TrainingRun:
         self.args: dict = public_training_args(_read_json(self.dir / "training_args.json") or {})
         self.per_class: dict = _read_json(self.dir / "per_class_metrics.json") or {}
         self.data_info: dict = _read_json(self.dir / "dataset_info.json") or {}
-        self.extra_evaluations: list[dict] = [
-            report for report in (_read_json(path) for path in sorted(self.dir.glob("eval_*/evaluation_report.json"))) if report
-        ]
+        self.extra_evaluations: list[dict] = extra_evaluations(self.dir)
         """Evaluations by ``scripts/evaluate_model.py`` saved in the model folder (e.g. photos of other signers)."""
         self.confusion_matrices = [f"confusion_matrix_{s}.png" for s, _, _ in SPLITS if (self.dir / f"confusion_matrix_{s}.png").is_file()]
         self.processor_config: dict = _read_json(self.dir / "preprocessor_config.json") or {}

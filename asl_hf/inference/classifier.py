@@ -1,14 +1,13 @@
-"""The one inference path: a saved model folder or Hub repo in, class probabilities out.
+"""The one inference path: a loaded model and its image processor, class probabilities out.
 
-Evaluation, the benchmark and (mirrored) the Space all classify through :class:`ImageClassifier`, so a number
-measured here is what users get. Both model kinds load through transformers' Auto classes with their own saved
-image processor: the CNN (registered by importing ``asl_hf``; its folder also carries remote code) and the timm
-MobileNetV2 folder (transformers' ``TimmWrapper`` + ``TimmWrapperImageProcessor``, i.e. timm's eval transform).
+Evaluation, the benchmark, the spelling scripts and the Space all classify through :class:`ImageClassifier`, so a
+number measured here is what users get. Pixel models (the CNN, MobileNetV2) go through their saved image processor,
+or a checked lean copy of it (:mod:`asl_hf.inference.lean`). The hand-landmark model goes through its processor's two
+steps, find the hand and normalise it, so the hand it found is there to draw as well.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -21,10 +20,6 @@ from ..core.images import to_rgb
 from .lean import lean_preprocessor_for
 
 DEFAULT_BATCH_SIZE = 32
-
-
-class ModelLoadError(AslError):
-    """A model folder or Hub repo could not be loaded as an image classifier."""
 
 
 class ImageInputError(AslError, TypeError):
@@ -57,13 +52,15 @@ class Prediction(NamedTuple):
 
     top: list[tuple[str, float]]
     hand_found: bool | None
+    detection: object | None = None
+    """Landmark models: the ``HandDetection`` that was classified (draw it with :meth:`ImageClassifier.draw`)."""
 
 
 class ImageClassifier:
-    """An image processor + classification model pair in eval mode, with batched ``predict``/``predict_proba``.
+    """An image processor + classification model pair in eval mode, with batched ``classify``/``predict``.
 
-    Any processor whose outputs are the model's inputs works (``model(**processor(images))``); the CNN's processor
-    is replaced by a checked lean copy, the fast path for batch-1 latency.
+    Any processor whose outputs are the model's inputs works (``model(**processor(images))``); the CNN's and timm's
+    processors are replaced by a checked lean copy, the fast path for batch-1 latency.
     """
 
     def __init__(self, processor, model: torch.nn.Module, device: str | torch.device = "cpu", batch_size: int = DEFAULT_BATCH_SIZE):
@@ -71,8 +68,8 @@ class ImageClassifier:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
-        self.lean = lean_preprocessor_for(processor)
-        """The same arithmetic as ``processor`` without its per-call overhead, when it is checked to match (the CNN's)."""
+        self.lean = None if self.detects_hands else lean_preprocessor_for(processor)
+        """The same arithmetic as ``processor`` without its per-call overhead, when it is checked to match."""
         id2label = model.config.id2label
         self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
         """Class names in label-id order (the model's ``id2label``)."""
@@ -98,39 +95,65 @@ class ImageClassifier:
             raise ImageInputError(f"images must be a list of images, got {type(images).__name__}")
         return [_as_pil(image, i) for i, image in enumerate(images)]
 
-    def _forward(self, chunk: list[Image.Image]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits of one batch (float32, CPU) and its ``hand_found`` when the processor reports one."""
-        if self.lean:
-            pixel_values = self.lean(chunk).to(self.device, dtype=self.model.dtype)
-            return self.model(pixel_values=pixel_values).logits.float().cpu(), None
-        inputs = {
-            name: value.to(self.device, dtype=self.model.dtype) if value.is_floating_point() else value.to(self.device)
-            for name, value in self.processor(chunk, return_tensors="pt").items()
-        }
-        hand_found = inputs.get("hand_found")
-        return self.model(**inputs).logits.float().cpu(), None if hand_found is None else hand_found.bool().cpu()
+    # --- one batch -------------------------------------------------------------------------------------------------
+    def find_hands(self, images: Sequence[Image.Image]) -> list:
+        """Landmark models: the hand in each photo (``HandDetection`` or None), by the processor's detector."""
+        return [self.processor.detect(image) for image in images]
+
+    def landmark_inputs(self, detections: Sequence) -> dict[str, torch.Tensor]:
+        """The landmark model's inputs for found hands (zeros and ``hand_found`` False where there is none)."""
+        landmarks = np.zeros((len(detections), 21, 3), np.float32)
+        for row, detection in enumerate(detections):
+            if detection is not None:
+                landmarks[row] = self.processor.normalise(detection)
+        found = torch.tensor([detection is not None for detection in detections], dtype=torch.bool)
+        return {"landmarks": torch.from_numpy(landmarks).to(self.device), "hand_found": found.to(self.device)}
+
+    def pixel_inputs(self, images: Sequence[Image.Image]) -> dict[str, torch.Tensor]:
+        """A pixel model's ``pixel_values`` (lean path when it matches the saved processor)."""
+        if self.lean is not None:
+            pixels = self.lean(list(images))
+        else:
+            pixels = self.processor(list(images), return_tensors="pt")["pixel_values"]
+        return {"pixel_values": pixels.to(self.device, dtype=self.model.dtype)}
+
+    def logits_of(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The model's logits (float32, CPU) for prepared inputs."""
+        if "pixel_values" in inputs and "landmarks" not in inputs:
+            return self.model(pixel_values=inputs["pixel_values"]).logits.float().cpu()
+        return self.model(**inputs).logits.float().cpu()
 
     @torch.inference_mode()
-    def _run(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, np.ndarray | None]:
-        images = self._images(images)
-        logits, found = [], []
-        for start in range(0, len(images), self.batch_size):
-            chunk_logits, chunk_found = self._forward(images[start : start + self.batch_size])
-            logits.append(chunk_logits)
-            found.append(chunk_found)
-        hand_found = None
-        if self.detects_hands:
-            hand_found = torch.cat(found).numpy() if found else np.zeros(0, bool)
-        return (torch.cat(logits) if logits else torch.empty(0, len(self.labels))), hand_found
+    def _forward(self, chunk: list[Image.Image], detections: list | None = None) -> tuple[torch.Tensor, list | None]:
+        """Logits of one batch and, for a landmark model, the detections they came from."""
+        if not self.detects_hands:
+            return self.logits_of(self.pixel_inputs(chunk)), None
+        detections = self.find_hands(chunk) if detections is None else detections
+        return self.logits_of(self.landmark_inputs(detections)), detections
 
+    def _run(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, list | None]:
+        images = self._images(images)
+        logits, detections = [], [] if self.detects_hands else None
+        for start in range(0, len(images), self.batch_size):
+            chunk_logits, chunk_detections = self._forward(images[start : start + self.batch_size])
+            logits.append(chunk_logits)
+            if detections is not None:
+                detections += chunk_detections
+        return (torch.cat(logits) if logits else torch.empty(0, len(self.labels))), detections
+
+    # --- public calls ----------------------------------------------------------------------------------------------
     def logits(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """Raw logits ``[N, C]`` (float32, on the CPU), computed ``batch_size`` images at a time."""
         return self._run(images)[0]
 
+    def _classified(self, images: Sequence[Image.Image]) -> tuple[Classification, list | None]:
+        logits, detections = self._run(images)
+        hand_found = None if detections is None else np.array([d is not None for d in detections], bool)
+        return Classification(logits.softmax(-1).numpy(), hand_found), detections
+
     def classify(self, images: Sequence[Image.Image]) -> Classification:
         """Probabilities and, for landmark models, which images showed a hand: one pass for both."""
-        logits, hand_found = self._run(images)
-        return Classification(logits.softmax(-1).numpy(), hand_found)
+        return self._classified(images)[0]
 
     def predict_proba(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Softmax probabilities, ``[N, num_classes]`` float32, columns in ``self.labels`` order."""
@@ -140,69 +163,33 @@ class ImageClassifier:
         """The most likely label id of each image."""
         return self.logits(images).argmax(-1).tolist()
 
-    def predict_with_hands(self, images: Sequence[Image.Image], top_k: int = 5) -> list[Prediction]:
-        """Each image's top ``top_k`` pairs and ``hand_found``. Without a hand, ``top`` is only
-        ``[(no_hand_label, 1.0)]``: no letter is listed for a photo whose hand the model never saw."""
+    def predictions_of(self, classification: Classification, detections: list | None = None, top_k: int = 5) -> list[Prediction]:
+        """Each row's top ``top_k`` pairs (and the hand it classified, where ``detections`` are given); without a hand,
+        only ``[(no_hand_label, 1.0)]``: no letter is listed for a photo whose hand the model never saw."""
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-        probabilities, hand_found = self.classify(images)
+        probabilities, hand_found = classification
         scores, ids = torch.from_numpy(probabilities).topk(min(top_k, len(self.labels)), dim=-1)
         predictions = []
         for row, (row_ids, row_scores) in enumerate(zip(ids.tolist(), scores.tolist())):
             found = None if hand_found is None else bool(hand_found[row])
             top = [(self.labels[i], float(s)) for i, s in zip(row_ids, row_scores)]
-            predictions.append(Prediction(top if found is not False else top[:1], found))  # top[:1]: (no_hand_label, 1.0)
+            detection = detections[row] if detections is not None else None
+            predictions.append(Prediction(top if found is not False else top[:1], found, detection))
         return predictions
+
+    def predict_with_hands(self, images: Sequence[Image.Image], top_k: int = 5) -> list[Prediction]:
+        """Each image's top ``top_k`` pairs, ``hand_found`` and (landmark models) the hand it classified."""
+        return self.predictions_of(*self._classified(images), top_k=top_k)
 
     def predict(self, images: Sequence[Image.Image], top_k: int = 5) -> list[list[tuple[str, float]]]:
         """The ``top_k`` most likely ``(label, probability)`` pairs of each image, best first (for a landmark model
         and a photo without a hand: only ``(no_hand_label, 1.0)``; :meth:`predict_with_hands` says which)."""
         return [prediction.top for prediction in self.predict_with_hands(images, top_k)]
 
-
-def _has_mediapipe() -> bool:
-    from ..models.asl_landmarks import mediapipe_available
-
-    return mediapipe_available()
+    def draw(self, image: Image.Image, detection, crop_margin: float | None = 0.25) -> Image.Image:
+        """What a landmark model looked at: the photo with the found hand's 21 points drawn, cropped to the hand."""
+        return self.processor.draw(to_rgb(image), detection, crop_margin)
 
 
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def load_classifier(
-    model_name_or_path: str | os.PathLike,
-    revision: str | None = None,
-    token: str | bool | None = None,
-    device: str | torch.device | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> ImageClassifier:
-    """Load a saved model folder or Hub repo id (either model kind) with its image processor."""
-    from transformers import AutoImageProcessor, AutoModelForImageClassification
-
-    from .. import models  # noqa: F401 - registers the CNN with the Auto classes (no remote code needed)
-    from ..models.asl_landmarks.image_processing_asl_landmarks import MEDIAPIPE_HINT  # registers the landmark classifier too
-
-    source = str(model_name_or_path)
-    looks_like_path = source.startswith((".", "/", "~")) or source.count("/") > 1 or os.sep in source.replace("/", "")
-    if not os.path.exists(source) and looks_like_path:
-        raise ModelLoadError(f"{source}: no such model folder")
-    if os.path.exists(source) and not os.path.isfile(os.path.join(source, "config.json")):
-        raise ModelLoadError(f"{source}: not a saved model folder (no config.json)")
-    try:
-        processor = AutoImageProcessor.from_pretrained(source, revision=revision, token=token)
-        model = AutoModelForImageClassification.from_pretrained(source, revision=revision, token=token)
-    except (OSError, ValueError, KeyError) as error:  # missing files, unknown model type, Hub unreachable
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelLoadError(f"{source}: could not load an image classifier ({message})") from error
-    if not getattr(model.config, "id2label", None):
-        raise ModelLoadError(f"{source}: the model config has no id2label, so predictions cannot be named")
-    classifier = ImageClassifier(processor, model, device or default_device(), batch_size)
-    if classifier.detects_hands and not _has_mediapipe():  # fail now, not at the first image
-        raise ModelLoadError(f"{source}: a hand-landmark model needs MediaPipe: {MEDIAPIPE_HINT}")
-    return classifier
-
-
-__all__ = [
-    "DEFAULT_BATCH_SIZE", "Classification", "ImageClassifier", "ImageInputError", "ModelLoadError", "Prediction", "load_classifier",
-]
+__all__ = ["DEFAULT_BATCH_SIZE", "Classification", "ImageClassifier", "ImageInputError", "Prediction"]

@@ -61,11 +61,21 @@ def natural_key(name: str) -> list:
     return [(0, int(part), part) if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name)]
 
 
-def open_frames(path: str | os.PathLike, fps: float = DEFAULT_FPS) -> FrameSource:
-    """The frames of a folder or a video at ``fps``; anything else is a one-line :class:`FrameInputError`."""
+def open_frames(path: str | os.PathLike, fps: float = DEFAULT_FPS, display_name: str | None = None) -> FrameSource:
+    """The frames of a folder or a video at ``fps``; anything else is a one-line :class:`FrameInputError`.
+    ``display_name`` replaces the path in error messages (an upload's own name instead of a server's temporary path)."""
     if not fps > 0:
         raise FrameInputError(f"fps must be positive, got {fps!r}")
-    path = Path(path)
+    try:
+        source = _open(Path(path), fps)
+    except FrameInputError as error:
+        raise _renamed(error, str(path), display_name) from None
+    if display_name:
+        source.frames = _renaming(source.frames, str(path), display_name)
+    return source
+
+
+def _open(path: Path, fps: float) -> FrameSource:
     if path.is_dir():
         files = folder_frame_files(path)
         return FrameSource(str(path), "folder", len(files), _folder_frames(files, fps))
@@ -75,6 +85,18 @@ def open_frames(path: str | os.PathLike, fps: float = DEFAULT_FPS) -> FrameSourc
         raise FrameInputError(f"{path}: a single image cannot spell a word; give a video or a folder of frame images")
     container, stream = _open_video(path)
     return FrameSource(str(path), "video", _estimated_frames(stream, container, fps), _video_frames(path, container, stream, fps))
+
+
+def _renamed(error: FrameInputError, path: str, display_name: str | None) -> FrameInputError:
+    return FrameInputError(str(error).replace(path, display_name)) if display_name else error
+
+
+def _renaming(frames: Iterator[Frame], path: str, display_name: str) -> Iterator[Frame]:
+    """The frames, with errors raised while decoding them naming ``display_name``."""
+    try:
+        yield from frames
+    except FrameInputError as error:
+        raise _renamed(error, path, display_name) from None
 
 
 # --- Folders ----------------------------------------------------------------------------------------------------

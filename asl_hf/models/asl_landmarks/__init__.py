@@ -23,14 +23,22 @@ AslLandmarksImageProcessor.register_for_auto_class("AutoImageProcessor")
 
 
 @functools.cache
-def mediapipe_available() -> bool:
-    """Whether MediaPipe with its bundled hand models (0.10.14, the ``hands`` extra) can be imported here: later
-    releases import but have no ``mediapipe.solutions``."""
+def mediapipe_problem() -> str | None:
+    """Why MediaPipe Hands cannot run here (one line), None when it can. Releases after 0.10.14 import but have no
+    ``mediapipe.solutions``; importing it also imports OpenCV, which needs the system's libGL (a Space's packages.txt)."""
     try:
         import mediapipe
-    except ImportError:
-        return False
-    return hasattr(mediapipe, "solutions")
+
+        mediapipe.solutions.hands  # noqa: B018 - releases after 0.10.14 have no bundled hand models
+    except (ImportError, OSError, AttributeError) as error:
+        text = str(error).strip()
+        return text.splitlines()[0] if text else type(error).__name__
+    return None
+
+
+def mediapipe_available() -> bool:
+    """Whether MediaPipe with its bundled hand models (0.10.14, the ``hands`` extra) can run here."""
+    return mediapipe_problem() is None
 
 
 def save_landmarks_model(model: AslLandmarksForImageClassification, processor: AslLandmarksImageProcessor, output_dir: str | os.PathLike) -> Path:
@@ -40,5 +48,5 @@ def save_landmarks_model(model: AslLandmarksForImageClassification, processor: A
 
 __all__ = [
     "AslLandmarksConfig", "AslLandmarksForImageClassification", "AslLandmarksImageProcessor", "AslLandmarksPreTrainedModel",
-    "HandDetection", "mediapipe_available", "save_landmarks_model",
+    "HandDetection", "mediapipe_available", "mediapipe_problem", "save_landmarks_model",
 ]
