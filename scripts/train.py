@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train the custom CNN or MobileNetV2 on ASL fingerspelling images (CPU, one GPU or many).
+"""Train the custom CNN, MobileNetV2 or the hand-landmark model on ASL fingerspelling images (CPU, one GPU or many).
 
     accelerate launch scripts/train.py --model cnn --train_dir /path/to/asl_alphabet_train --output_dir outputs/cnn
     accelerate launch scripts/train.py --model mobilenetv2 --dataset_dir data/asl --output_dir outputs/mobilenetv2
@@ -16,10 +16,10 @@ from asl_hf.core.cli import run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    from asl_hf.training import parse_args, train
+    from asl_hf.training import TrainingPlan, parse_args, train
 
     args = parse_args(argv)
-    results = train(args)
+    results = train(TrainingPlan.from_args(args, argv))
     from accelerate import PartialState
 
     if PartialState().is_main_process:

@@ -158,12 +158,13 @@ def test_ddp_on_two_cpu_processes_gives_exact_metrics(dataset_dir, tmp_path):
 
 
 def test_mobilenetv2_phases_set_trainable_parameters_and_frozen_statistics():
-    from asl_hf.training import parse_args
+    from asl_hf.training import TrainingPlan, parse_args
     from asl_hf.training.model_factory import build_model_bundle
 
     args = parse_args(["--model", "mobilenetv2", "--no_pretrained", "--image_size", "64", "--output_dir", "unused",
                        "--unfreeze_blocks", "2", "--num_train_epochs", "1", "--finetune_epochs", "1"])
-    bundle = build_model_bundle(args)
+    plan = TrainingPlan.from_args(args, [])
+    bundle = build_model_bundle(plan.model, plan.schedule)
     model = bundle.model
     head, finetune = bundle.phases
     assert (head.name, finetune.name) == ("head", "finetune") and finetune.group_lrs["top"] == args.finetune_learning_rate

@@ -69,7 +69,7 @@ def benchmark_inference(
     batch_size: int = 64,
     calibration_split: datasets.Dataset | None = None,
 ) -> dict:
-    from ..inference.classifier import load_classifier
+    from ..inference import load_classifier
 
     images, labels = _decoded_images(test_split)
     if not images:

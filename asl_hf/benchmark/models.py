@@ -14,6 +14,7 @@ from pathlib import Path
 from ..core.errors import AslError
 from ..training.arguments import MODEL_CHOICES, parse_args
 from ..training.model_factory import ModelBundle, build_model_bundle
+from ..training.plan import TrainingPlan
 
 
 @dataclass
@@ -28,7 +29,8 @@ class BenchModel:
 
 
 def _bundle(model: str, scratch: Path) -> ModelBundle:
-    bundle = build_model_bundle(parse_args(["--model", model, "--no_pretrained", "--output_dir", str(scratch / "unused")]))
+    plan = TrainingPlan.from_args(parse_args(["--model", model, "--no_pretrained", "--output_dir", str(scratch / "unused")]), [])
+    bundle = build_model_bundle(plan.model, plan.schedule)
     if bundle.kind == "landmarks":  # its paths (channels_last, compile, ONNX of a pixel model) do not apply
         raise AslError(f"{model}: the benchmark measures the image models (cnn, mobilenetv2); the hand-landmark model's time "
                        "is mostly MediaPipe's (the main job's comparison table has its ms/image)")

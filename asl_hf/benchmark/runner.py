@@ -100,7 +100,7 @@ def benchmark_model(source: dict, options: BenchmarkOptions) -> dict:
         )
         result["memory_mb"] = {"baseline_rss": baseline_rss, "inference_peak_rss": peak_rss_mb()}
         if options.test_dirs:
-            from ..inference.classifier import load_classifier
+            from ..inference import load_classifier
 
             classifier = load_classifier(str(bench.folder), device=options.device)
             result["test_dirs"] = {folder: folder_accuracy(classifier, folder, options.batch_size) for folder in options.test_dirs}

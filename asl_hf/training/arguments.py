@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--dropout", type=float, default=None, help="classifier dropout (default: the model's)")
 
     data = parser.add_argument_group("data (default: the embedded synthetic data set)")
-    data.add_argument("--train_dir", help="raw folder <train_dir>/<CLASS>/<images>, split 80/10/10 on the fly")
+    data.add_argument("--train_dir", nargs="+", help="raw folder(s) <train_dir>/<CLASS>/<images>, split 80/10/10 on the fly "
+                                                       "(several folders: one data set with a source column)")
     data.add_argument("--dataset_dir", help="a DatasetDict prepared by scripts/prepare_data.py")
     data.add_argument("--dataset_name", help="a Hub data set id")
     data.add_argument("--split_by", choices=["random", "group"], default="random")

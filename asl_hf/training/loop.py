@@ -1,8 +1,9 @@
-"""The Accelerate training loop shared by both models: CPU, one GPU or many, no code change.
+"""The Accelerate training loop shared by every model: CPU, one GPU or many, no code change.
 
-``accelerate launch scripts/train.py --model cnn ...`` runs this on every process. Accelerate owns
-devices, DDP, mixed precision, gradient accumulation, checkpoint state and trackers; this module
-owns the phases, evaluation and the output folder.
+``accelerate launch scripts/train.py --model cnn ...`` runs :func:`train` on every process. Accelerate owns devices,
+DDP, mixed precision, gradient accumulation, checkpoint state and trackers; this module owns the run's phases: start
+the run, load the data and build the model, prepare the optimiser, run the epochs, evaluate the best epoch, write the
+output folder. Each phase takes only its part of the :class:`~asl_hf.training.plan.TrainingPlan`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import shlex
 import shutil
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,59 +21,80 @@ import torch.nn.functional as F
 from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
 from accelerate.utils import ProjectConfiguration, set_seed
 from safetensors.torch import load_file
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..core.constants import CLASS_NAMES
-from ..data import ensure_default_data, load_and_split, load_prepared_dataset
-from ..data.prepare import atomic_output_dir
 from ..core.errors import AslError, OutputExistsError
-from ..models.preprocessing import build_eval_transform, build_normalise_transform, build_resize_transform
-from .transforms import AugmentationConfig, batch_transform, build_tensor_train_transform, build_train_transform, collate
-from .feature_cache import DEFAULT_MAX_CACHE_BYTES, compute_features, feature_bytes
-from .landmark_data import LandmarkAugmentation, LandmarkCollate, extract_landmarks, hand_found_rate
+from ..data.prepare import atomic_output_dir
+from .inputs import TrainingData, build_training_data
 from .model_factory import ModelBundle, build_model_bundle
-from .preload import fits_in_memory, preload_split
+from .plan import InputSpec, OptimSpec, RunSpec, ScheduleSpec, TrainingPlan
 from .schedule import group_lambdas, phase_at_epoch
+from .splits import load_splits
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best_model"
 STATE_FILE = "trainer_state.json"
 
 
-def load_splits(args, accelerator: Accelerator):
-    """The train/validation/test splits from --dataset_dir, --train_dir, --dataset_name or the embedded data."""
-    with accelerator.main_process_first():
-        if args.dataset_dir:
-            splits = load_prepared_dataset(args.dataset_dir)
-            source = {"dataset_dir": args.dataset_dir}
-        else:
-            train_dir, group_size = args.train_dir, args.group_size
-            if not (args.train_dir or args.dataset_name):
-                train_dir, group_size = str(ensure_default_data()), min(args.group_size, 10)
-            splits, _ = load_and_split(train_dir, args.dataset_name, args.seed, args.split_by, group_size, token=args.hub_token)
-            source = {"train_dir": train_dir, "dataset_name": args.dataset_name}
-    missing = {"train", "validation", "test"} - set(splits)
-    if missing:
-        raise AslError(f"the data set has no {sorted(missing)} split(s); prepare it with scripts/prepare_data.py")
-    if args.max_train_samples:
-        splits["train"] = splits["train"].shuffle(seed=args.seed).select(range(min(args.max_train_samples, len(splits["train"]))))
-    if args.max_eval_samples:
-        for name in ("validation", "test"):
-            splits[name] = splits[name].shuffle(seed=args.seed).select(range(min(args.max_eval_samples, len(splits[name]))))
-    info = {**source, "dataset_name": args.dataset_name, "split_by": args.split_by, "seed": args.seed,
-            "command": "accelerate launch scripts/train.py " + " ".join("***" if args.hub_token and a == args.hub_token else shlex.quote(a) for a in sys.argv[1:])}
-    if args.dataset_dir:  # the split was made by prepare_data.py: record how, not this run's (unused) split flags
-        made = _read_split_info(Path(args.dataset_dir))
-        info.update({key: made[key] for key in ("split_by", "group_size", "seed", "train_dir", "synthetic") if key in made})
-    info.update({f"num_{name}": len(splits[name]) for name in ("train", "validation", "test")})
-    return splits, info
+# --- Starting the run ---------------------------------------------------------------------------------------------
+def _quiet_library_progress_bars() -> None:
+    """--no_progress: the libraries' own bars too (saving shards, loading weights, datasets)."""
+    import datasets
+    import transformers
+    from huggingface_hub.utils import disable_progress_bars
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    disable_progress_bars()
 
 
-def _read_split_info(dataset_dir: Path) -> dict:
-    path = dataset_dir / "split_info.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+def start_run(run: RunSpec, schedule: ScheduleSpec, model_name: str) -> Accelerator:
+    """The Accelerator of this run, after checking (and with --overwrite_output_dir, clearing) the output folder."""
+    output_dir = Path(run.output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()) and not (run.overwrite_output_dir or run.resume_from_checkpoint):
+        raise OutputExistsError(f"{output_dir}: already exists and is not empty (pass --overwrite_output_dir, or --resume_from_checkpoint latest)")
+    handlers = []
+    if model_name not in ("cnn", "landmarks"):  # phases change which parameters get gradients; DDP must tolerate unused ones
+        handlers.append(DistributedDataParallelKwargs(find_unused_parameters=True))
+    accelerator = Accelerator(
+        mixed_precision=run.mixed_precision,
+        gradient_accumulation_steps=schedule.gradient_accumulation_steps,
+        log_with=None if run.report_to == "none" else run.report_to,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "runs")),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        kwargs_handlers=handlers,
+    )
+    if not run.show_progress:
+        _quiet_library_progress_bars()
+    if run.overwrite_output_dir and not run.resume_from_checkpoint and accelerator.is_main_process and output_dir.exists():
+        shutil.rmtree(output_dir)
+    accelerator.wait_for_everyone()
+    set_seed(run.seed)
+    return accelerator
+
+
+def data_loaders(data: TrainingData, inputs: InputSpec) -> tuple[DataLoader, dict[str, DataLoader]]:
+    loader_kwargs = {"num_workers": data.num_workers, "persistent_workers": data.num_workers > 0}
+    # drop_last: a last batch of one image would break BatchNorm's batch statistics (the CNN's dense layer)
+    train = DataLoader(data.train, batch_size=inputs.train_batch_size, shuffle=True, collate_fn=data.train_collate,
+                       drop_last=len(data.train) > inputs.train_batch_size, **loader_kwargs)
+    evals = {name: DataLoader(ds, batch_size=inputs.eval_batch_size, collate_fn=data.eval_collate, **loader_kwargs)
+             for name, ds in data.evals.items()}
+    return train, evals
+
+
+# --- Optimiser, schedule, resume ------------------------------------------------------------------------------------
+def make_optimiser(optim: OptimSpec, bundle: ModelBundle):
+    """AdamW with one parameter group per part of the model that some phase trains."""
+    group_names = [name for name, params in bundle.groups.items() if params and any(name in p.group_lrs for p in bundle.phases)]
+    base_lrs = {name: max(p.group_lrs.get(name, 0.0) for p in bundle.phases) for name in group_names}
+    optimizer = torch.optim.AdamW(
+        [{"params": bundle.groups[name], "lr": base_lrs[name], "name": name} for name in group_names],
+        weight_decay=optim.weight_decay,
+    )
+    return optimizer, group_names, base_lrs
 
 
 def find_latest_checkpoint(output_dir: Path) -> Path | None:
@@ -85,6 +104,61 @@ def find_latest_checkpoint(output_dir: Path) -> Path | None:
     return max(done, key=lambda p: json.loads((p / STATE_FILE).read_text())["global_step"], default=None)
 
 
+def _save_checkpoint(accelerator: Accelerator, output_dir: Path, name: str, state: dict) -> None:
+    path = output_dir / CHECKPOINT_DIR / name
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+    accelerator.wait_for_everyone()
+
+
+def resume_state(run: RunSpec, accelerator: Accelerator) -> dict:
+    """A fresh loop state, or the one of the checkpoint --resume_from_checkpoint names (``latest``: the newest)."""
+    state = {"global_step": 0, "epoch": 0, "batches_in_epoch": 0, "best_accuracy": -1.0, "best_epoch": None, "history": [], "samples_seen": 0}
+    if not run.resume_from_checkpoint:
+        return state
+    output_dir = Path(run.output_dir)
+    path = find_latest_checkpoint(output_dir) if run.resume_from_checkpoint == "latest" else Path(run.resume_from_checkpoint)
+    if path is None:
+        accelerator.print(f"No checkpoint in {output_dir / CHECKPOINT_DIR}; starting from scratch")
+        return state
+    if not (path / STATE_FILE).is_file():
+        raise AslError(f"{path}: not a complete checkpoint (no {STATE_FILE})")
+    accelerator.load_state(str(path))
+    state = json.loads((path / STATE_FILE).read_text())
+    accelerator.print(f"Resumed from {path}: epoch {state['epoch']}, step {state['global_step']}, batch {state['batches_in_epoch']}")
+    return state
+
+
+@dataclass
+class Prepared:
+    """Everything the epochs run with, after ``accelerator.prepare``."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    train_dl: DataLoader
+    eval_dls: dict[str, DataLoader]
+    total_epochs: int
+    total_steps: int
+
+
+def prepare(accelerator: Accelerator, bundle: ModelBundle, data: TrainingData, plan: TrainingPlan) -> Prepared:
+    """Optimiser, data loaders and the per-phase learning-rate schedule, prepared by Accelerate."""
+    train_dl, eval_dls = data_loaders(data, plan.inputs)
+    optimizer, group_names, base_lrs = make_optimiser(plan.optim, bundle)
+    model, optimizer, train_dl, *prepared_eval = accelerator.prepare(data.module, optimizer, train_dl, *eval_dls.values())
+    schedule = plan.schedule
+    steps_per_epoch = math.ceil(len(train_dl) / schedule.gradient_accumulation_steps)
+    lambdas = group_lambdas(bundle.phases, group_names, base_lrs, steps_per_epoch, schedule.warmup_steps, schedule.scheduler,
+                            ticks_per_step=accelerator.num_processes)
+    scheduler = accelerator.prepare(torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas))
+    total_epochs = sum(p.epochs for p in bundle.phases)
+    total_steps = min(total_epochs * steps_per_epoch, schedule.max_train_steps or math.inf)
+    return Prepared(model, optimizer, scheduler, train_dl, dict(zip(eval_dls, prepared_eval)), total_epochs, int(total_steps))
+
+
+# --- Evaluation -------------------------------------------------------------------------------------------------------
 def evaluate_split(
     accelerator: Accelerator, bundle: ModelBundle, model, dataloader, desc: str, show_progress: bool = True,
     autocast: bool = True,
@@ -106,152 +180,6 @@ def evaluate_split(
     return predictions, references, sum(losses) / max(1, len(losses))
 
 
-def _save_checkpoint(accelerator: Accelerator, output_dir: Path, name: str, state: dict) -> None:
-    path = output_dir / CHECKPOINT_DIR / name
-    accelerator.save_state(str(path))
-    if accelerator.is_main_process:
-        (path / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
-    accelerator.wait_for_everyone()
-
-
-@dataclass
-class TrainingData:
-    """What the epochs iterate over, and which module they train and evaluate on it."""
-
-    train: Dataset
-    evals: dict[str, Dataset]
-    module: nn.Module
-    """``bundle.model``, or (feature cache) the top of the network that reads the cached features."""
-    mode: str
-    """"feature cache", "preloaded", "streaming" or "landmarks": where the training inputs come from."""
-    num_workers: int
-    train_collate: Callable = collate
-    eval_collate: Callable = collate
-
-
-def _augmentation(args) -> AugmentationConfig:
-    return AugmentationConfig(
-        rotation=args.rotation, shift=args.shift, shear=args.shear, zoom=args.zoom,
-        brightness=args.color_jitter, contrast=args.color_jitter, saturation=args.color_jitter,
-        hue=0.0, horizontal_flip=args.horizontal_flip,
-    )
-
-
-def _use_feature_cache(args, bundle: ModelBundle, splits, accelerator: Accelerator) -> bool:
-    """``auto``: on CPU, when the model has a frozen part with blocks in it and its features fit in memory."""
-    if args.cache_frozen_features == "never" or bundle.frozen_prefix is None:
-        if args.cache_frozen_features == "always" and bundle.frozen_prefix is None:
-            raise AslError(f"--cache_frozen_features always: {bundle.kind} has no part that every phase keeps frozen")
-        return False
-    if args.cache_frozen_features == "always":
-        return True
-    if accelerator.device.type != "cpu":
-        return False
-    images = len(splits["train"]) * args.feature_cache_views + len(splits["validation"]) + len(splits["test"])
-    spec = bundle.spec
-    return feature_bytes(bundle.frozen_prefix(), (3, spec.height, spec.width), images, 1) <= DEFAULT_MAX_CACHE_BYTES
-
-
-def _use_preload(args, bundle: ModelBundle, splits) -> bool:
-    if args.preload_images != "auto":
-        return args.preload_images == "always"
-    images = sum(len(splits[name]) for name in ("train", "validation", "test"))
-    return fits_in_memory(images, bundle.spec.height, bundle.spec.width)
-
-
-def build_landmark_data(args, bundle: ModelBundle, splits, accelerator: Accelerator) -> TrainingData:
-    """Landmarks of every photo, found once by the model's processor; training keeps the photos with a hand."""
-    with accelerator.main_process_first():  # the first process fills the datasets cache, the others read it
-        sets = {name: extract_landmarks(splits[name], bundle.processor, f"Finding hands ({name})") for name in ("train", "validation", "test")}
-    augmentation = LandmarkAugmentation(args.rotation, args.zoom, args.landmark_noise)
-    rates = ", ".join(f"{name} {hand_found_rate(data):.1%}" for name, data in sets.items())
-    accelerator.print(f"Hands found: {rates} of the photos (training uses only those; evaluation counts the rest as no-hand)")
-    if not sets["train"].hand_found.any():
-        raise AslError("the hand detector found no hand in any training photo: the landmark model needs photos of hands")
-    evals = {name: sets[name] for name in ("validation", "test")}
-    return TrainingData(sets["train"].with_hands(), evals, bundle.model, "landmarks", 0,
-                        train_collate=LandmarkCollate(augmentation), eval_collate=LandmarkCollate())
-
-
-def build_training_data(args, bundle: ModelBundle, splits, accelerator: Accelerator) -> TrainingData:
-    """The fastest input path that fits: cached frozen features, preloaded images, or decoding on the fly."""
-    if bundle.kind == "landmarks":
-        return build_landmark_data(args, bundle, splits, accelerator)
-    show = accelerator.is_local_main_process and not args.no_progress
-    workers = args.dataloader_num_workers
-    train_transform = build_train_transform(bundle.spec, _augmentation(args))
-    eval_transform = build_eval_transform(bundle.spec)
-    if _use_feature_cache(args, bundle, splits, accelerator):
-        prefix = bundle.frozen_prefix().to(accelerator.device)
-        cache = lambda ds, views, dtype, desc: compute_features(  # noqa: E731
-            prefix, ds, views, args.per_device_train_batch_size, accelerator.device, dtype, desc, show, workers or 0)
-        train = cache(splits["train"].with_transform(batch_transform(train_transform)), args.feature_cache_views,
-                      torch.float16, f"Caching frozen features ({args.feature_cache_views} augmented views)")
-        evals = {name: cache(splits[name].with_transform(batch_transform(eval_transform)), 1, torch.float32, f"Caching {name} features")
-                 for name in ("validation", "test")}
-        return TrainingData(train, evals, bundle.top_of_network(), "feature cache", 0)
-    if _use_preload(args, bundle, splits):
-        resize = build_resize_transform(bundle.spec)
-        normalise = build_normalise_transform(bundle.spec)
-        train = preload_split(splits["train"], resize, build_tensor_train_transform(bundle.spec, _augmentation(args)), "Preloading train", show)
-        evals = {name: preload_split(splits[name], resize, normalise, f"Preloading {name}", show) for name in ("validation", "test")}
-        return TrainingData(train, evals, bundle.model, "preloaded", 0)
-    evals = {name: splits[name].with_transform(batch_transform(eval_transform)) for name in ("validation", "test")}
-    train = splits["train"].with_transform(batch_transform(train_transform))
-    return TrainingData(train, evals, bundle.model, "streaming", 2 if workers is None else workers)
-
-
-def _make_accelerator(args, output_dir: Path) -> Accelerator:
-    kwargs_handlers = []
-    if args.model not in ("cnn", "landmarks"):  # phases change which parameters get gradients; DDP must tolerate unused ones
-        kwargs_handlers.append(DistributedDataParallelKwargs(find_unused_parameters=True))
-    return Accelerator(
-        mixed_precision=args.mixed_precision,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "runs")),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-        kwargs_handlers=kwargs_handlers,
-    )
-
-
-def _quiet_library_progress_bars() -> None:
-    """--no_progress: the libraries' own bars too (saving shards, loading weights, datasets)."""
-    import datasets
-    import transformers
-    from huggingface_hub.utils import disable_progress_bars
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    disable_progress_bars()
-
-
-def _make_optimiser(args, bundle: ModelBundle):
-    group_names = [name for name, params in bundle.groups.items() if params and any(name in p.group_lrs for p in bundle.phases)]
-    base_lrs = {name: max(p.group_lrs.get(name, 0.0) for p in bundle.phases) for name in group_names}
-    optimizer = torch.optim.AdamW(
-        [{"params": bundle.groups[name], "lr": base_lrs[name], "name": name} for name in group_names],
-        weight_decay=args.weight_decay,
-    )
-    return optimizer, group_names, base_lrs
-
-
-def _resume_state(args, accelerator: Accelerator, output_dir: Path) -> dict:
-    state = {"global_step": 0, "epoch": 0, "batches_in_epoch": 0, "best_accuracy": -1.0, "best_epoch": None, "history": [], "samples_seen": 0}
-    if not args.resume_from_checkpoint:
-        return state
-    path = find_latest_checkpoint(output_dir) if args.resume_from_checkpoint == "latest" else Path(args.resume_from_checkpoint)
-    if path is None:
-        accelerator.print(f"No checkpoint in {output_dir / CHECKPOINT_DIR}; starting from scratch")
-        return state
-    if not (path / STATE_FILE).is_file():
-        raise AslError(f"{path}: not a complete checkpoint (no {STATE_FILE})")
-    accelerator.load_state(str(path))
-    state = json.loads((path / STATE_FILE).read_text())
-    accelerator.print(f"Resumed from {path}: epoch {state['epoch']}, step {state['global_step']}, batch {state['batches_in_epoch']}")
-    return state
-
-
 def _keep_if_best(accelerator: Accelerator, bundle: ModelBundle, output_dir: Path, state: dict, accuracy: float, epoch: int) -> None:
     """Save the model as the best one so far when its validation accuracy is the highest yet."""
     if accuracy <= state["best_accuracy"]:
@@ -263,128 +191,63 @@ def _keep_if_best(accelerator: Accelerator, bundle: ModelBundle, output_dir: Pat
             bundle.save(bundle.model, staging)
 
 
-def train(args) -> dict:
-    """Train, keep the best epoch by validation accuracy, evaluate it on validation and test, save everything."""
-    output_dir = Path(args.output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()) and not (args.overwrite_output_dir or args.resume_from_checkpoint):
-        raise OutputExistsError(f"{output_dir}: already exists and is not empty (pass --overwrite_output_dir, or --resume_from_checkpoint latest)")
-    accelerator = _make_accelerator(args, output_dir)
-    if args.no_progress:
-        _quiet_library_progress_bars()
-    if args.overwrite_output_dir and not args.resume_from_checkpoint and accelerator.is_main_process and output_dir.exists():
-        shutil.rmtree(output_dir)
-    accelerator.wait_for_everyone()
-    set_seed(args.seed)
-
-    # Phase 1: data and model.
-    splits, data_info = load_splits(args, accelerator)
-    bundle = build_model_bundle(args)
-    if bundle.kind == "mobilenetv2" and not args.no_pretrained and args.model == "mobilenetv2":
-        from ..models.mobilenet import describe_pretrained_source
-
-        accelerator.print(describe_pretrained_source(pretrained_weights=args.pretrained_weights))
-    bundle.model.to(accelerator.device)
-    data = build_training_data(args, bundle, splits, accelerator)
-    data_info["input_path"] = data.mode
-    loader_kwargs = {"num_workers": data.num_workers, "persistent_workers": data.num_workers > 0}
-    # drop_last: a last batch of one image would break BatchNorm's batch statistics (the CNN's dense layer)
-    train_dl = DataLoader(data.train, batch_size=args.per_device_train_batch_size, shuffle=True, collate_fn=data.train_collate,
-                          drop_last=len(data.train) > args.per_device_train_batch_size, **loader_kwargs)
-    eval_dls = {name: DataLoader(ds, batch_size=args.per_device_eval_batch_size, collate_fn=data.eval_collate, **loader_kwargs)
-                for name, ds in data.evals.items()}
-
-    # Phase 2: optimiser, schedule, Accelerate, trackers, resume.
-    optimizer, group_names, base_lrs = _make_optimiser(args, bundle)
-    model, optimizer, train_dl, *prepared_eval = accelerator.prepare(data.module, optimizer, train_dl, *eval_dls.values())
-    eval_dls = dict(zip(eval_dls, prepared_eval))
-    steps_per_epoch = math.ceil(len(train_dl) / args.gradient_accumulation_steps)
-    lambdas = group_lambdas(
-        bundle.phases, group_names, base_lrs, steps_per_epoch, args.num_warmup_steps, args.lr_scheduler_type,
-        ticks_per_step=accelerator.num_processes,
-    )
-    scheduler = accelerator.prepare(torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas))
-    total_epochs = sum(p.epochs for p in bundle.phases)
-    total_steps = total_epochs * steps_per_epoch
-    if args.max_train_steps:
-        total_steps = min(total_steps, args.max_train_steps)
-    training_args = {k: v for k, v in vars(args).items() if k != "hub_token"}  # never the token (files, trackers)
-    tracker_config = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in training_args.items()}
-    accelerator.init_trackers(args.project_name, config=tracker_config)
-    state = _resume_state(args, accelerator, output_dir)
-
-    # Phase 3: the epochs.
-    accelerator.print(
-        f"Training {bundle.kind} ({bundle.num_parameters:,} parameters) on {len(data.train)} of {data_info['num_train']} images ({data.mode}), "
-        f"{accelerator.num_processes} process(es) on {accelerator.device}, {total_epochs} epochs "
-        f"({' + '.join(f'{p.name}: {p.epochs}' for p in bundle.phases)}), {total_steps} optimiser steps"
-    )
-    loop = EpochRunner(args, accelerator, bundle, model, optimizer, scheduler, train_dl, eval_dls, state, total_steps, output_dir)
-    start_time = time.perf_counter()
-    while state["epoch"] < total_epochs and state["global_step"] < total_steps:
-        loop.run_epoch(state["epoch"], total_epochs)
-    loop.close()
-    train_runtime = time.perf_counter() - start_time
-    accelerator.wait_for_everyone()
-
-    # Phase 4: the best epoch's weights, evaluated on validation and test, and the output folder.
-    bundle.model.load_state_dict(load_file(str(output_dir / BEST_DIR / "model.safetensors")))
-    results = {
-        "epoch": state["epoch"],
-        "best_epoch": state["best_epoch"],
-        "train_runtime": round(train_runtime, 2),
-        "train_samples_per_second": round(loop.samples_this_run / train_runtime, 2) if train_runtime else None,
-        "num_parameters": bundle.num_parameters,
-    }
-    # landmark model: how many validation/test photos had no hand found (answered with the no-hand label)
-    hand_found = {name: ds.hand_found.tolist() for name, ds in data.evals.items()} if data.mode == "landmarks" else {}
-    results.update(_final_evaluation(args, accelerator, bundle, model, eval_dls, output_dir, hand_found))
-    if accelerator.is_main_process:
-        _write_outputs(output_dir, results, {**training_args, **bundle.description}, data_info, state)
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return results
-
-
+# --- The epochs -------------------------------------------------------------------------------------------------------
 class EpochRunner:
     """One epoch at a time: the training steps (phase switches, logging, step checkpoints), then validation."""
 
-    def __init__(self, args, accelerator, bundle, model, optimizer, scheduler, train_dl, eval_dls, state, total_steps, output_dir):
-        self.args, self.accelerator, self.bundle, self.model = args, accelerator, bundle, model
-        self.optimizer, self.scheduler, self.train_dl, self.eval_dls = optimizer, scheduler, train_dl, eval_dls
-        self.state, self.total_steps, self.output_dir = state, total_steps, output_dir
+    def __init__(self, plan: TrainingPlan, accelerator: Accelerator, bundle: ModelBundle, prepared: Prepared, state: dict):
+        self.optim, self.run = plan.optim, plan.run
+        self.accelerator, self.bundle, self.prepared, self.state = accelerator, bundle, prepared, state
+        self.model = prepared.model
+        self.output_dir = Path(plan.run.output_dir)
         self.samples_this_run = 0
-        self.checkpoint_every = int(args.checkpointing_steps) if str(args.checkpointing_steps).isdigit() else None
-        self.progress = tqdm(total=total_steps, initial=state["global_step"], desc="Training",
-                             disable=not accelerator.is_local_main_process or args.no_progress)
+        every = plan.run.checkpointing_steps
+        self.checkpoint_every = every if isinstance(every, int) else None
+        self.progress = tqdm(total=prepared.total_steps, initial=state["global_step"], desc="Training",
+                             disable=not accelerator.is_local_main_process or not plan.run.show_progress)
 
-    def run_epoch(self, epoch: int, total_epochs: int) -> None:
+    def run_all(self) -> float:
+        """Every remaining epoch; returns the seconds spent."""
+        start = time.perf_counter()
+        while self.state["epoch"] < self.prepared.total_epochs and self.state["global_step"] < self.prepared.total_steps:
+            self.run_epoch(self.state["epoch"])
+        self.progress.close()
+        return time.perf_counter() - start
+
+    def run_epoch(self, epoch: int) -> None:
         _, phase = phase_at_epoch(self.bundle.phases, epoch)
         self.bundle.enter_phase(phase)
         self.bundle.train_mode(self.model)
         train_loss = self._train_steps(epoch, phase.name)
-        self._validate(epoch, total_epochs, phase.name, train_loss)
+        self._validate(epoch, phase.name, train_loss)
         self.state["epoch"], self.state["batches_in_epoch"] = epoch + 1, 0
-        if self.args.checkpointing_steps == "epoch":
+        if self.run.checkpointing_steps == "epoch":
             _save_checkpoint(self.accelerator, self.output_dir, f"epoch_{epoch + 1}", self.state)
         self.bundle.train_mode(self.model)
 
+    def _step(self, batch) -> torch.Tensor:
+        """Forward, loss, backward and (when gradients sync) one optimiser and scheduler step."""
+        accelerator, prepared = self.accelerator, self.prepared
+        with accelerator.accumulate(self.model):
+            with accelerator.autocast():
+                logits = self.bundle.logits(self.model, batch)
+            loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=self.optim.label_smoothing)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and self.optim.max_grad_norm:
+                accelerator.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], self.optim.max_grad_norm)
+            prepared.optimizer.step()
+            prepared.scheduler.step()
+            prepared.optimizer.zero_grad(set_to_none=True)
+        return loss
+
     def _train_steps(self, epoch: int, phase_name: str) -> float:
-        args, accelerator, state = self.args, self.accelerator, self.state
-        self.train_dl.set_epoch(epoch)
+        accelerator, state = self.accelerator, self.state
+        self.prepared.train_dl.set_epoch(epoch)
         skip = state["batches_in_epoch"]
-        batches = accelerator.skip_first_batches(self.train_dl, skip) if skip else self.train_dl
+        batches = accelerator.skip_first_batches(self.prepared.train_dl, skip) if skip else self.prepared.train_dl
         running_loss, running_count = 0.0, 0
         for batch in batches:
-            with accelerator.accumulate(self.model):
-                with accelerator.autocast():
-                    logits = self.bundle.logits(self.model, batch)
-                loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=args.label_smoothing)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and args.max_grad_norm:
-                    accelerator.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], args.max_grad_norm)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
+            loss = self._step(batch)
             state["batches_in_epoch"] += 1
             count = batch["labels"].shape[0] * accelerator.num_processes
             self.samples_this_run += count
@@ -393,7 +256,7 @@ class EpochRunner:
             running_count += 1
             if accelerator.sync_gradients:
                 self._after_step(epoch, phase_name, running_loss / running_count)
-                if state["global_step"] >= self.total_steps:
+                if state["global_step"] >= self.prepared.total_steps:
                     break
         return running_loss / max(1, running_count)
 
@@ -402,37 +265,37 @@ class EpochRunner:
         state["global_step"] += 1
         self.progress.update(1)
         if state["global_step"] % 10 == 0 or state["global_step"] == 1:
-            lrs = {f"lr/{g['name']}": g["lr"] for g in self.optimizer.param_groups}
+            lrs = {f"lr/{g['name']}": g["lr"] for g in self.prepared.optimizer.param_groups}
             self.accelerator.log({"train/loss": mean_loss, **lrs, "epoch": epoch}, step=state["global_step"])
             self.progress.set_postfix(loss=f"{mean_loss:.3f}", phase=phase_name)
         if self.checkpoint_every and state["global_step"] % self.checkpoint_every == 0:
             _save_checkpoint(self.accelerator, self.output_dir, f"step_{state['global_step']}", state)
 
-    def _validate(self, epoch: int, total_epochs: int, phase_name: str, train_loss: float) -> None:
+    def _validate(self, epoch: int, phase_name: str, train_loss: float) -> None:
         predictions, references, val_loss = evaluate_split(
-            self.accelerator, self.bundle, self.model, self.eval_dls["validation"], "Validating", not self.args.no_progress)
+            self.accelerator, self.bundle, self.model, self.prepared.eval_dls["validation"], "Validating", self.run.show_progress)
         accuracy = sum(p == r for p, r in zip(predictions, references)) / max(1, len(references))
         record = {"epoch": epoch + 1, "phase": phase_name, "step": self.state["global_step"], "train_loss": train_loss,
                   "eval_loss": val_loss, "eval_accuracy": accuracy}
         self.state["history"].append(record)
         self.accelerator.log({"eval/loss": val_loss, "eval/accuracy": accuracy, "train/epoch_loss": train_loss}, step=self.state["global_step"])
-        self.accelerator.print(f"epoch {epoch + 1}/{total_epochs} [{phase_name}] train_loss {train_loss:.4f} "
+        self.accelerator.print(f"epoch {epoch + 1}/{self.prepared.total_epochs} [{phase_name}] train_loss {train_loss:.4f} "
                                f"eval_loss {val_loss:.4f} eval_accuracy {accuracy:.4f}")
         _keep_if_best(self.accelerator, self.bundle, self.output_dir, self.state, accuracy, epoch)
 
-    def close(self) -> None:
-        self.progress.close()
 
+# --- The best epoch, evaluated and written ----------------------------------------------------------------------------
+def final_evaluation(accelerator: Accelerator, bundle: ModelBundle, prepared: Prepared, output_dir: Path,
+                     hand_found: dict[str, list[bool]], show_progress: bool) -> dict:
+    """The best epoch's weights scored on validation and test in float32, with the report files written."""
+    from ..evaluation import compute_classification_metrics, write_split_report
 
-def _final_evaluation(args, accelerator: Accelerator, bundle: ModelBundle, model, eval_dls, output_dir: Path,
-                      hand_found: dict[str, list[bool]]) -> dict:
-    from ..evaluation.scoring import compute_classification_metrics, write_split_report
-
+    bundle.model.load_state_dict(load_file(str(output_dir / BEST_DIR / "model.safetensors")))
     results = {}
-    model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)  # float32, as the saved model runs for users
+    model = accelerator.unwrap_model(prepared.model, keep_fp32_wrapper=False)  # float32, as the saved model runs for users
     for split, prefix in (("validation", "eval"), ("test", "test")):
-        predictions, references, loss = evaluate_split(accelerator, bundle, model, eval_dls[split], f"Evaluating {split}",
-                                                       not args.no_progress, autocast=False)
+        predictions, references, loss = evaluate_split(accelerator, bundle, model, prepared.eval_dls[split], f"Evaluating {split}",
+                                                       show_progress, autocast=False)
         if accelerator.is_main_process:
             metrics = compute_classification_metrics(predictions, references, CLASS_NAMES)
             results.update(write_split_report(output_dir, split, metrics, prefix, hand_found.get(split)))
@@ -440,8 +303,9 @@ def _final_evaluation(args, accelerator: Accelerator, bundle: ModelBundle, model
     return results
 
 
-def _write_outputs(output_dir: Path, results: dict, training_args: dict, data_info: dict, state: dict) -> None:
-    from ..evaluation.scoring import write_results_json
+def write_outputs(output_dir: Path, results: dict, training_args: dict, data_info: dict, state: dict) -> None:
+    """The best model's files beside its results, arguments, data record and loop state (main process only)."""
+    from ..evaluation import write_results_json
 
     for item in (output_dir / BEST_DIR).iterdir():
         shutil.copy2(item, output_dir / item.name)
@@ -449,3 +313,54 @@ def _write_outputs(output_dir: Path, results: dict, training_args: dict, data_in
     (output_dir / "training_args.json").write_text(json.dumps(training_args, indent=2) + "\n")
     (output_dir / "dataset_info.json").write_text(json.dumps(data_info, indent=2) + "\n")
     (output_dir / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _announce(accelerator: Accelerator, bundle: ModelBundle, data: TrainingData, data_info: dict, prepared: Prepared) -> None:
+    accelerator.print(
+        f"Training {bundle.kind} ({bundle.num_parameters:,} parameters) on {len(data.train)} of {data_info['num_train']} images ({data.mode}), "
+        f"{accelerator.num_processes} process(es) on {accelerator.device}, {prepared.total_epochs} epochs "
+        f"({' + '.join(f'{p.name}: {p.epochs}' for p in bundle.phases)}), {prepared.total_steps} optimiser steps"
+    )
+
+
+def train(plan: TrainingPlan) -> dict:
+    """Train, keep the best epoch by validation accuracy, evaluate it on validation and test, save everything."""
+    accelerator = start_run(plan.run, plan.schedule, plan.model.name)
+    output_dir = Path(plan.run.output_dir)
+
+    splits, data_info = load_splits(plan.data, accelerator, plan.command)
+    bundle = build_model_bundle(plan.model, plan.schedule)
+    if bundle.kind == "mobilenetv2" and plan.model.pretrained and plan.model.name == "mobilenetv2":
+        from ..models.mobilenet import describe_pretrained_source
+
+        accelerator.print(describe_pretrained_source(pretrained_weights=plan.model.pretrained_weights))
+    bundle.model.to(accelerator.device)
+    data = build_training_data(plan.inputs, bundle, splits, accelerator, plan.run.show_progress)
+    data_info["input_path"] = data.mode
+
+    prepared = prepare(accelerator, bundle, data, plan)
+    tracker_config = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in plan.recorded_args.items()}
+    accelerator.init_trackers(plan.run.project_name, config=tracker_config)
+    state = resume_state(plan.run, accelerator)
+
+    _announce(accelerator, bundle, data, data_info, prepared)
+    runner = EpochRunner(plan, accelerator, bundle, prepared, state)
+    train_runtime = runner.run_all()
+    accelerator.wait_for_everyone()
+
+    results = {
+        "epoch": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        "train_runtime": round(train_runtime, 2),
+        "train_samples_per_second": round(runner.samples_this_run / train_runtime, 2) if train_runtime else None,
+        "num_parameters": bundle.num_parameters,
+    }
+    results.update(final_evaluation(accelerator, bundle, prepared, output_dir, data.hand_found(), plan.run.show_progress))
+    if accelerator.is_main_process:
+        write_outputs(output_dir, results, {**plan.recorded_args, **bundle.description}, data_info, state)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+__all__ = ["BEST_DIR", "CHECKPOINT_DIR", "STATE_FILE", "EpochRunner", "evaluate_split", "find_latest_checkpoint", "train"]

@@ -17,6 +17,7 @@ from torch import nn
 from ..core.constants import CLASS_NAMES, ID2LABEL, LABEL2ID
 from ..core.errors import AslError
 from ..models.preprocessing import PreprocessSpec
+from .plan import ModelSpec, ScheduleSpec
 from .schedule import Phase
 
 
@@ -59,17 +60,16 @@ class ModelBundle:
         return sum(p.numel() for p in self.model.parameters())
 
 
-def build_cnn_bundle(args) -> ModelBundle:
+def build_cnn_bundle(spec: ModelSpec) -> ModelBundle:
     from ..models.asl_cnn import AslCnnConfig, AslCnnForImageClassification
 
     overrides = {}
-    if args.image_size:
-        overrides["image_size"] = args.image_size
-    if args.dropout is not None:
-        overrides["dropout"] = args.dropout
+    if spec.image_size:
+        overrides["image_size"] = spec.image_size
+    if spec.dropout is not None:
+        overrides["dropout"] = spec.dropout
     config = AslCnnConfig(num_labels=len(CLASS_NAMES), id2label=ID2LABEL, label2id=LABEL2ID, **overrides)
-    model = AslCnnForImageClassification(config)
-    return _cnn_bundle(model)
+    return _cnn_bundle(AslCnnForImageClassification(config))
 
 
 def _cnn_bundle(model) -> ModelBundle:
@@ -87,16 +87,16 @@ def _cnn_bundle(model) -> ModelBundle:
     )
 
 
-def build_landmarks_bundle(args, model=None) -> ModelBundle:
+def build_landmarks_bundle(spec: ModelSpec, model=None) -> ModelBundle:
     from ..models.asl_landmarks import AslLandmarksConfig, AslLandmarksForImageClassification, AslLandmarksImageProcessor, save_landmarks_model
 
     if model is None:
-        overrides = {"dropout": args.dropout} if args.dropout is not None else {}
+        overrides = {"dropout": spec.dropout} if spec.dropout is not None else {}
         config = AslLandmarksConfig(num_labels=len(CLASS_NAMES), id2label=ID2LABEL, label2id=LABEL2ID, **overrides)
         model = AslLandmarksForImageClassification(config)
         processor = AslLandmarksImageProcessor()
     else:
-        processor = AslLandmarksImageProcessor.from_pretrained(args.model, token=args.hub_token)
+        processor = AslLandmarksImageProcessor.from_pretrained(spec.name, token=spec.token)
     return ModelBundle(
         kind="landmarks",
         model=model,
@@ -109,28 +109,29 @@ def build_landmarks_bundle(args, model=None) -> ModelBundle:
     )
 
 
-def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
+def build_mobilenetv2_bundle(spec: ModelSpec, schedule: ScheduleSpec, model=None) -> ModelBundle:
     from ..models import mobilenet
 
     if model is None:
-        kwargs = {"num_labels": len(CLASS_NAMES), "label_names": CLASS_NAMES, "pretrained": not args.no_pretrained, "image_size": args.image_size, "pretrained_weights": getattr(args, "pretrained_weights", None)}
-        if args.dropout is not None:
-            kwargs["drop_rate"] = args.dropout
+        kwargs = {"num_labels": len(CLASS_NAMES), "label_names": CLASS_NAMES, "pretrained": spec.pretrained,
+                  "image_size": spec.image_size, "pretrained_weights": spec.pretrained_weights}
+        if spec.dropout is not None:
+            kwargs["drop_rate"] = spec.dropout
         model = mobilenet.create_mobilenetv2(**kwargs)
-    k = max(0, min(args.unfreeze_blocks, len(model.blocks)))
+    k = max(0, min(spec.unfreeze_blocks, len(model.blocks)))
 
     def enter_phase(phase: Phase) -> None:
         if phase.name == "head":
-            mobilenet.freeze_backbone(model, train_bn_statistics=args.no_pretrained)
+            mobilenet.freeze_backbone(model, train_bn_statistics=not spec.pretrained)
         else:
             # ImageNet BatchNorm statistics stay frozen while fine-tuning (small batches; Keras' fine-tuning advice).
             # Random weights have no statistics worth keeping: there the unfrozen blocks learn theirs.
-            mobilenet.unfreeze_top_blocks(model, k, train_bn_statistics=args.no_pretrained)
+            mobilenet.unfreeze_top_blocks(model, k, train_bn_statistics=not spec.pretrained)
 
-    phases = [Phase("head", args.num_train_epochs, {"head": args.learning_rate}, ("head",))]
-    if args.finetune_epochs > 0 and k > 0:
-        lr = args.finetune_learning_rate
-        phases.append(Phase("finetune", args.finetune_epochs, {"head": lr, "top": lr}, ("head", "top")))
+    phases = [Phase("head", schedule.epochs, {"head": schedule.learning_rate}, ("head",))]
+    if schedule.finetune_epochs > 0 and k > 0:
+        lr = schedule.finetune_learning_rate
+        phases.append(Phase("finetune", schedule.finetune_epochs, {"head": lr, "top": lr}, ("head", "top")))
     return ModelBundle(
         kind="mobilenetv2",
         model=model,
@@ -147,44 +148,46 @@ def build_mobilenetv2_bundle(args, model=None) -> ModelBundle:
     )
 
 
-def build_model_bundle(args) -> ModelBundle:
-    """``--model cnn|mobilenetv2|landmarks`` builds a new model; a folder or Hub id continues from saved weights."""
-    name = args.model
-    if name == "cnn":
-        bundle = build_cnn_bundle(args)
-    elif name == "mobilenetv2":
-        bundle = build_mobilenetv2_bundle(args)
-    elif name == "landmarks":
-        bundle = build_landmarks_bundle(args)
+def build_model_bundle(spec: ModelSpec, schedule: ScheduleSpec) -> ModelBundle:
+    """``cnn|mobilenetv2|landmarks`` builds a new model; a folder or Hub id continues from saved weights."""
+    if spec.name == "cnn":
+        bundle = build_cnn_bundle(spec)
+    elif spec.name == "mobilenetv2":
+        bundle = build_mobilenetv2_bundle(spec, schedule)
+    elif spec.name == "landmarks":
+        bundle = build_landmarks_bundle(spec)
     else:
-        bundle = _load_saved(name, args)
+        bundle = _load_saved(spec, schedule)
     if bundle.kind in ("cnn", "landmarks"):
-        bundle.phases = [Phase("train", args.num_train_epochs, {"all": args.learning_rate}, ("all",))]
+        bundle.phases = [Phase("train", schedule.epochs, {"all": schedule.learning_rate}, ("all",))]
     return bundle
 
 
-def _load_saved(name: str, args) -> ModelBundle:
-    """Continue training a model saved by this project (local folder or Hub id)."""
-    config_path = Path(name) / "config.json"
+def _saved_config(spec: ModelSpec) -> dict:
+    config_path = Path(spec.name) / "config.json"
     if config_path.is_file():
-        config = json.loads(config_path.read_text())
-    else:
-        try:
-            from huggingface_hub import hf_hub_download
+        return json.loads(config_path.read_text())
+    try:
+        from huggingface_hub import hf_hub_download
 
-            config = json.loads(Path(hf_hub_download(name, "config.json", token=args.hub_token)).read_text())
-        except Exception as error:
-            raise AslError(f"--model {name}: not cnn, mobilenetv2, a model folder or a reachable Hub id ({type(error).__name__})") from error
+        return json.loads(Path(hf_hub_download(spec.name, "config.json", token=spec.token)).read_text())
+    except Exception as error:
+        raise AslError(f"--model {spec.name}: not cnn, mobilenetv2, landmarks, a model folder or a reachable Hub id ({type(error).__name__})") from error
+
+
+def _load_saved(spec: ModelSpec, schedule: ScheduleSpec) -> ModelBundle:
+    """Continue training a model saved by this project (local folder or Hub id)."""
+    config = _saved_config(spec)
     if "architecture" in config:  # a timm folder
         from ..models.mobilenet import load_mobilenetv2
 
-        return build_mobilenetv2_bundle(args, model=load_mobilenetv2(name))
+        return build_mobilenetv2_bundle(spec, schedule, model=load_mobilenetv2(spec.name))
     if config.get("model_type") == "asl_cnn":
         from ..models.asl_cnn import AslCnnForImageClassification
 
-        return _cnn_bundle(AslCnnForImageClassification.from_pretrained(name, token=args.hub_token))
+        return _cnn_bundle(AslCnnForImageClassification.from_pretrained(spec.name, token=spec.token))
     if config.get("model_type") == "asl_landmarks":
         from ..models.asl_landmarks import AslLandmarksForImageClassification
 
-        return build_landmarks_bundle(args, AslLandmarksForImageClassification.from_pretrained(name, token=args.hub_token))
-    raise AslError(f"--model {name}: config.json is not an asl_cnn, asl_landmarks or timm model")
+        return build_landmarks_bundle(spec, AslLandmarksForImageClassification.from_pretrained(spec.name, token=spec.token))
+    raise AslError(f"--model {spec.name}: config.json is not an asl_cnn, asl_landmarks or timm model")
