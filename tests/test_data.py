@@ -128,17 +128,32 @@ def test_bad_files_are_reported_and_skipped(make_folder):
         scan_image_folder(root, strict=True)
     assert "\n" not in str(error.value) and str(root) in str(error.value)
 
+    # Preparing refuses a folder that is not a class (a typo would drop a class silently), in one line naming it.
     output = root.parent / "prepared"
+    with pytest.raises(DataError) as error:
+        prepare_dataset(output, train_dir=str(root))
+    assert "\n" not in str(error.value) and str(root / "G_old") in str(error.value) and "'unknown'" in str(error.value)
+    assert not output.exists()
+    for stray in ("G_old", "unknown"):
+        for path in (root / stray).iterdir():
+            path.unlink()
+        (root / stray).rmdir()
     prepared = prepare_dataset(output, train_dir=str(root))
-    assert sum(len(s) for s in prepared.splits.values()) == 27 * 6
-    assert (output / "data_report.txt").read_text().count("\n") >= len(expected)
+    assert sum(len(s) for s in prepared.splits.values()) == 27 * 6  # G empty, H too few: skipped and reported
+    assert (output / "data_report.txt").read_text().count("\n") >= len(expected) - 1
 
 
 def test_raw_folder_is_never_modified(make_folder, tmp_path):
     root = make_folder(images_per_class=5)
     add_bad_files(root)
     before = tree_digest(root)
-    prepare_dataset(tmp_path / "out", train_dir=str(root))
+    with pytest.raises(DataError, match="unknown"):  # the stray class folder stops the run...
+        prepare_dataset(tmp_path / "out", train_dir=str(root))
+    assert tree_digest(root) == before
+    (root / "unknown" / "x1.jpg").rename(root / "A" / "A999.jpg")
+    (root / "unknown").rmdir()
+    before = tree_digest(root)
+    prepare_dataset(tmp_path / "out", train_dir=str(root))  # ...the bad files are skipped
     assert tree_digest(root) == before
 
 

@@ -1,4 +1,4 @@
-"""The data job: raw folder or Hub id -> checked, split, saved ``DatasetDict`` with card and report."""
+"""The data job: raw folders or a Hub id -> checked, split, saved ``DatasetDict`` with card and report."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,15 +16,18 @@ import datasets
 
 from ..core.errors import DataError, OutputExistsError
 from .card import build_dataset_card
-from .loading import load_hub_dataset, load_image_folder
-from .scan import ScanReport
-from .splitting import DEFAULT_GROUP_SIZE, split_dataset
+from .loading import load_hub_dataset, load_image_folders
+from .scan import SourcesReport
+from .splitting import DEFAULT_GROUP_SIZE, source_class_counts, source_split_counts, split_dataset
+
+TrainDirs = str | os.PathLike | Sequence[str | os.PathLike] | None
+"""One raw folder or several (``--train_dir A B ...``)."""
 
 
 @dataclass
 class PreparedData:
     splits: datasets.DatasetDict
-    report: ScanReport | None
+    report: SourcesReport | None
     card: object
     seconds: float
     num_images: int
@@ -57,8 +61,15 @@ def atomic_output_dir(output_dir: str | os.PathLike, overwrite: bool = False):
         shutil.rmtree(previous, ignore_errors=True) if previous.is_dir() else previous.unlink()
 
 
+def as_train_dirs(train_dir: TrainDirs) -> list[str]:
+    """``train_dir`` as a list of folders (one path, several, or none)."""
+    if not train_dir:
+        return []
+    return [str(train_dir)] if isinstance(train_dir, (str, os.PathLike)) else [str(path) for path in train_dir]
+
+
 def load_and_split(
-    train_dir: str | None = None,
+    train_dir: TrainDirs = None,
     dataset_name: str | None = None,
     seed: int = 42,
     split_by: str = "random",
@@ -67,12 +78,14 @@ def load_and_split(
     num_proc: int | None = None,
     revision: str | None = None,
     token: str | None = None,
-) -> tuple[datasets.DatasetDict, ScanReport | None]:
-    """Load a raw folder (scan, skip bad files, split) or a Hub data set (split only if it has no splits)."""
-    if bool(train_dir) == bool(dataset_name):
-        raise DataError("give exactly one of --train_dir (a raw image folder) or --dataset_name (a Hub data set id)")
-    if train_dir:
-        dataset, report = load_image_folder(train_dir, strict=strict, num_proc=num_proc)
+) -> tuple[datasets.DatasetDict, SourcesReport | None]:
+    """Load raw folders (scan, skip bad files, one data set with a ``source`` column, split stratified by class within
+    each source) or a Hub data set (split only if it has no splits)."""
+    train_dirs = as_train_dirs(train_dir)
+    if bool(train_dirs) == bool(dataset_name):
+        raise DataError("give exactly one of --train_dir (raw image folders) or --dataset_name (a Hub data set id)")
+    if train_dirs:
+        dataset, report = load_image_folders(train_dirs, strict=strict, num_proc=num_proc)
         return split_dataset(dataset, seed=seed, split_by=split_by, group_size=group_size), report
     loaded = load_hub_dataset(dataset_name, revision=revision, token=token)
     if {"train", "validation", "test"} <= set(loaded):
@@ -82,9 +95,42 @@ def load_and_split(
     return split_dataset(loaded["train"], seed=seed, split_by=split_by, group_size=group_size), None
 
 
+def split_info(
+    splits: datasets.DatasetDict,
+    report: SourcesReport | None,
+    train_dirs: list[str],
+    dataset_name: str | None,
+    seed: int,
+    split_by: str,
+    group_size: int,
+    synthetic: bool,
+) -> dict:
+    """What ``split_info.json`` records: how the split was made and, per source, its folder and counts.
+    ``train_dir`` stays one path (the first folder) for readers that take it as one; ``train_dirs`` lists them all."""
+    folders = {name: source.root for name, source in report.sources.items()} if report else {}
+    classes = source_class_counts(splits)
+    sources = {
+        name: {"dir": folders.get(name), "num_images": sum(per_split.values()),
+               **{f"num_{split}": count for split, count in per_split.items()},
+               "class_counts": {label: count for label, count in classes[name].items() if count}}
+        for name, per_split in source_split_counts(splits).items()
+    }
+    return {
+        "train_dir": train_dirs[0] if train_dirs else None,
+        "train_dirs": train_dirs or None,
+        "dataset_name": dataset_name,
+        "seed": seed,
+        "split_by": split_by,
+        "group_size": group_size if split_by == "group" else None,
+        "synthetic": synthetic,
+        **{f"num_{split}": len(ds) for split, ds in splits.items()},
+        "sources": sources,
+    }
+
+
 def prepare_dataset(
     output_dir: str | os.PathLike,
-    train_dir: str | None = None,
+    train_dir: TrainDirs = None,
     dataset_name: str | None = None,
     seed: int = 42,
     split_by: str = "random",
@@ -94,35 +140,30 @@ def prepare_dataset(
     overwrite_output_dir: bool = False,
     synthetic: bool = False,
 ) -> PreparedData:
-    """Load, check, split and save to ``output_dir`` (``save_to_disk`` + README.md card + data report)."""
+    """Load, check, split and save to ``output_dir`` (``save_to_disk`` + README.md card + data report + split_info.json).
+    ``train_dir``: one raw folder or several (each becomes a ``source``)."""
     start = time.perf_counter()
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite_output_dir:  # fail before the slow part
         raise OutputExistsError(f"{output_dir}: already exists and is not empty (pass --overwrite_output_dir to replace it)")
-    splits, report = load_and_split(train_dir, dataset_name, seed, split_by, group_size, strict, num_proc)
+    train_dirs = as_train_dirs(train_dir)
+    splits, report = load_and_split(train_dirs, dataset_name, seed, split_by, group_size, strict, num_proc)
     card = build_dataset_card(
         splits,
-        source=dataset_name or str(train_dir),
+        source=dataset_name or ", ".join(train_dirs),
         seed=seed,
         split_by=split_by,
         group_size=group_size,
         synthetic=synthetic,
         num_skipped=len(report.skipped) if report else 0,
+        source_dirs={name: source.root for name, source in report.sources.items()} if report else None,
     )
     with atomic_output_dir(output_dir, overwrite=overwrite_output_dir) as staging:
         splits.save_to_disk(str(staging))
         card.save(staging / "README.md")
         if report is not None:
             report.write(staging)
-        info = {
-            "train_dir": str(train_dir) if train_dir else None,
-            "dataset_name": dataset_name,
-            "seed": seed,
-            "split_by": split_by,
-            "group_size": group_size if split_by == "group" else None,
-            "synthetic": synthetic,
-            **{f"num_{split}": len(ds) for split, ds in splits.items()},
-        }
+        info = split_info(splits, report, train_dirs, dataset_name, seed, split_by, group_size, synthetic)
         (staging / "split_info.json").write_text(json.dumps(info, indent=2) + "\n")
     num_images = sum(len(ds) for ds in splits.values())
     return PreparedData(splits, report, card, time.perf_counter() - start, num_images)

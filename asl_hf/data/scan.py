@@ -108,6 +108,36 @@ class ScanReport:
         (output_dir / "data_report.txt").write_text(self.format_text())
 
 
+@dataclass
+class SourcesReport(ScanReport):
+    """The scans of several raw folders as one report (all images and problems, ``root`` lists the folders), plus each
+    folder's own report by source name: callers that print ``summary()`` or ``write()`` it need not count folders."""
+
+    sources: dict[str, ScanReport] = field(default_factory=dict)
+
+    @classmethod
+    def combine(cls, reports: dict[str, ScanReport]) -> SourcesReport:
+        return cls(
+            root=", ".join(report.root for report in reports.values()),
+            images=[image for report in reports.values() for image in report.images],
+            problems=[problem for report in reports.values() for problem in report.problems],
+            sources=dict(reports),
+        )
+
+    def summary(self) -> str:
+        if len(self.sources) < 2:
+            return super().summary()
+        return "\n".join(report.summary() for report in self.sources.values())
+
+    def to_dict(self) -> dict:
+        per_source = {
+            name: {"root": report.root, "num_images": len(report.images), "class_counts": report.class_counts,
+                   "num_skipped": len(report.skipped)}
+            for name, report in self.sources.items()
+        }
+        return {**super().to_dict(), "sources": per_source}
+
+
 def check_image_file(path: str, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[str | None, str, bool]:
     """Open and fully decode one file. Returns ``(problem_kind or None, detail, needs_conversion)``."""
     p = Path(path)
@@ -150,6 +180,27 @@ def resolve_nested_root(root: str | os.PathLike, announce: bool = True) -> Path:
     if announce and os.environ.get("LOCAL_RANK", "0") == "0":  # under accelerate/torchrun, one line is enough
         print(f"{path.name}: using the nested folder {path.name}/{inner.name} ({inner})")
     return inner
+
+
+def check_class_folders(root: str | os.PathLike) -> None:
+    """Refuse a training folder with a subfolder that is not one of the 29 classes, in one line naming it: a typo
+    (``a/``, ``Space/``) or a folder given one level too high would otherwise drop a whole class without stopping."""
+    root_path = Path(root)
+    if not root_path.is_dir():
+        return  # the scan says so
+    unknown = sorted(e for e in root_path.iterdir() if e.is_dir() and not e.name.startswith(".") and e.name not in CLASS_NAMES)
+    if not unknown:
+        return
+    first = unknown[0]
+    alike = [name for name in CLASS_NAMES if name.lower() == first.name.lower()]
+    if alike:
+        hint = f"; did you mean {alike[0]!r}?"
+    elif any((first / name).is_dir() for name in CLASS_NAMES):
+        hint = "; it holds class folders itself: give it as a --train_dir of its own"
+    else:
+        hint = "; rename or remove it"
+    more = f" (also not classes: {', '.join(repr(e.name) for e in unknown[1:])})" if len(unknown) > 1 else ""
+    raise DataError(f"{first}: {first.name!r} is not a class folder (A-Z, del, nothing, space){hint}{more}")
 
 
 def _check(args: tuple[str, int]) -> tuple[str | None, str, bool]:
