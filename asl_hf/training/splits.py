@@ -39,8 +39,7 @@ def load_splits(spec: DataSpec, accelerator: Accelerator, command: str = ""):
             train_dirs, group_size = list(spec.train_dirs), spec.group_size
             if not (train_dirs or spec.dataset_name):
                 train_dirs, group_size = [str(ensure_default_data())], min(spec.group_size, 10)
-            raw = train_dirs[0] if len(train_dirs) == 1 else (train_dirs or None)
-            splits, _ = load_and_split(raw, spec.dataset_name, spec.seed, spec.split_by, group_size, token=spec.token)
+            splits, _ = load_and_split(train_dirs or None, spec.dataset_name, spec.seed, spec.split_by, group_size, token=spec.token)
             source = {"train_dir": train_dirs[0] if train_dirs else None, "train_dirs": train_dirs, "dataset_name": spec.dataset_name}
     missing = {"train", "validation", "test"} - set(splits)
     if missing:
