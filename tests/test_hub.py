@@ -158,7 +158,8 @@ def test_card_model_index_lists_the_other_test_sets_after_the_training_data(tmp_
     main_only = build_model_card(folder, "user/asl-cnn", dataset_id="user/asl-alphabet").data.eval_results
     reports = {  # as scripts/evaluate_model.py writes them (fields the card does not read left out)
         "eval_other_signers_dev": {"data": "/home/me/shared/data/other_signers_dev", "split_name": "other_signers_dev",
-                                   "num_images": 1512, "accuracy": 0.07123, "macro_f1": 0.05, "missing_classes": ["del"]},
+                                   "num_images": 1512, "accuracy": 0.07123, "macro_f1": 0.05, "missing_classes": ["del"],
+                                   "expected_calibration_error": 0.31234},
         "eval_asl_alphabet_test": {"data": "../data/asl_alphabet_test", "num_images": 28, "accuracy": 0.9643, "macro_f1": None},
         "eval_broken": {"data": "../data/broken", "num_images": 0, "accuracy": None},  # no accuracy: not an evaluation
     }
@@ -175,10 +176,15 @@ def test_card_model_index_lists_the_other_test_sets_after_the_training_data(tmp_
     extra = [(r.dataset_type, r.dataset_name, r.dataset_split, r.metric_type, r.metric_value, r.metric_args) for r in results[4:]]
     assert extra == [("asl_alphabet_test", "asl_alphabet_test", "test", "accuracy", 0.9643, None),  # no macro-F1 reported
                      ("other_signers_dev", "other_signers_dev", "test", "accuracy", 0.0712, None),
-                     ("other_signers_dev", "other_signers_dev", "test", "f1", 0.05, {"average": "macro"})]
+                     ("other_signers_dev", "other_signers_dev", "test", "f1", 0.05, {"average": "macro"}),
+                     ("other_signers_dev", "other_signers_dev", "test", "expected_calibration_error", 0.3123, {"bins": 15})]
     assert {r.task_type for r in results} == {"image-classification"} and results[4].dataset_config is None
     model_index = loaded.data.to_dict()["model-index"][0]["results"]
     assert [entry["dataset"]["name"] for entry in model_index] == ["ASL Alphabet", "ASL Alphabet", "asl_alphabet_test", "other_signers_dev"]
+    from asl_hf.inference.reports import scores_from_eval_results
+    scores = scores_from_eval_results(results)  # what the Space reads back
+    assert scores.other_sets == {"asl_alphabet_test": 0.9643, "other_signers_dev": 0.0712}
+    assert scores.calibration_error == {"other_signers_dev": 0.3123}
     assert "/home/me" not in str(card)  # the local path of the photos is not published
     # the one-result metadata helper of huggingface_hub writes the same entry the card holds
     single = metadata_eval_result(model_pretty_name="asl-cnn", task_pretty_name="Image Classification", task_id="image-classification",
@@ -187,7 +193,41 @@ def test_card_model_index_lists_the_other_test_sets_after_the_training_data(tmp_
     (parsed,) = model_index_to_eval_results(single["model-index"])[1]
     assert dataclasses.replace(parsed, verified=None) == results[5]  # metadata_eval_result marks it verified=False
     text = loaded.text
-    assert "| `other_signers_dev` | 1512 | 7.12% | 5.00% | del |" in text and "| `broken` | 0 | n/a | n/a | - |" in text
+    assert "| `other_signers_dev` | 1512 | 7.12% | 5.00% | 0.312 | del |" in text and "| `broken` | 0 | n/a | n/a | n/a | - |" in text
+
+
+def test_card_lists_the_sources_with_their_test_accuracy(tmp_path):
+    """Trained on several folders: the card's per-source table (images per split, accuracy per source, images per class
+    and source) and one model-index entry per source (a config of the trained-on data set, never an 'other' set)."""
+    from asl_hf.inference.reports import scores_from_eval_results
+
+    folder = tmp_path / "cnn"
+    make_cnn_folder(folder)
+    info = json.loads((folder / "dataset_info.json").read_text())
+    info.update({"train_dirs": ["/data/asl_alphabet_sample", "/data/other_signers_train"], "split_by": "group", "sources": {
+        "asl_alphabet_sample": {"dir": "/data/asl_alphabet_sample", "num_train": 3480, "num_validation": 435, "num_test": 435,
+                                "class_counts": {"A": 150, "nothing": 150}},
+        "other_signers_train": {"dir": "/data/other_signers_train", "num_train": 1035, "num_validation": 130, "num_test": 130,
+                                "class_counts": {"A": 50}}}})
+    (folder / "dataset_info.json").write_text(json.dumps(info))
+    results = json.loads((folder / "all_results.json").read_text())
+    results.update({"test_per_source": {"asl_alphabet_sample": {"accuracy": 0.98, "images": 435},
+                                        "other_signers_train": {"accuracy": 0.9615, "images": 130}},
+                    "eval_per_source": {"asl_alphabet_sample": {"accuracy": 0.97, "images": 435}},
+                    "test_expected_calibration_error": 0.021, "temperature": 1.7})
+    (folder / "all_results.json").write_text(json.dumps(results))
+    card = build_model_card(folder, "user/asl-cnn")
+    assert validate_metadata(str(card), "model") == []
+    text = card.text
+    assert "| `asl_alphabet_sample` | `asl_alphabet_sample` | 3480 | 435 | 435 | 97.00% | 98.00% |" in text
+    assert "| `other_signers_train` | `other_signers_train` | 1035 | 130 | 130 | n/a | 96.15% |" in text
+    assert "| `A` | 150 | 50 |" in text and "| `nothing` | 150 | 0 |" in text
+    assert "T = 1.7, fitted on the validation split" in text and "| Test |" in text and "| 0.021 |" in text
+    assert "`asl_alphabet_sample` + `other_signers_train`" in text
+    per_source = [(r.dataset_config, r.metric_value) for r in card.data.eval_results if r.dataset_config not in (None, "default")]
+    assert per_source == [("asl_alphabet_sample", 0.98), ("other_signers_train", 0.9615)]
+    scores = scores_from_eval_results(card.data.eval_results)
+    assert scores.accuracy == round(results["test_accuracy"], 4) and scores.other_sets == {}  # sources are not other signers
 
 
 def make_landmarks_folder(folder: Path) -> None:
@@ -228,9 +268,9 @@ def test_landmarks_card_explains_mediapipe_and_reports_hand_found_rates(tmp_path
     assert 'pipeline("image-classification", model="user/asl-landmarks", trust_remote_code=True)' in text
     assert 'inputs["hand_found"]' in text
     # hand-found rates: validation and test from all_results.json, the other signers from their evaluation_report.json
-    assert "| Validation | 29 | 80.00% | 78.00% | 0.4000 | 87.50% |" in text
-    assert "| Test | 29 | 79.00% | 77.00% | 0.4500 | 93.75% |" in text
-    assert "| `other_signers_dev` | 1512 | 35.12% | 33.11% | 94.05% | del, nothing, space |" in text
+    assert "| Validation | 29 | 80.00% | 78.00% | n/a | 0.4000 | 87.50% |" in text
+    assert "| Test | 29 | 79.00% | 77.00% | n/a | 0.4500 | 93.75% |" in text
+    assert "| `other_signers_dev` | 1512 | 35.12% | 33.11% | n/a | 94.05% | del, nothing, space |" in text
     assert "| Rotation about each axis (degrees, +-) | `30.0` |" in text and "| Per-point noise (fraction of the hand's size) | `0.02` |" in text
     assert "Shear" not in text  # image augmentation does not apply to landmarks
     assert SECRET not in str(card)
@@ -239,8 +279,8 @@ def test_landmarks_card_explains_mediapipe_and_reports_hand_found_rates(tmp_path
     data["eval_no_hand_found_fraction"] = 0.25
     (tmp_path / "landmarks" / "all_results.json").write_text(json.dumps(data))
     text = build_model_card(tmp_path / "landmarks", "user/asl-landmarks").text
-    assert "| Validation | 29 | 80.00% | 78.00% | 0.4000 | 75.00% |" in text
-    assert "| Test | 29 | 79.00% | 77.00% | 0.4500 | n/a |" in text  # not reported: n/a, never a made-up rate
+    assert "| Validation | 29 | 80.00% | 78.00% | n/a | 0.4000 | 75.00% |" in text
+    assert "| Test | 29 | 79.00% | 77.00% | n/a | 0.4500 | n/a |" in text  # not reported: n/a, never a made-up rate
 
 
 def test_card_needs_the_evaluation_files(tmp_path):

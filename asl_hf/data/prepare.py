@@ -108,13 +108,6 @@ def split_info(
     """What ``split_info.json`` records: how the split was made and, per source, its folder and counts.
     ``train_dir`` stays one path (the first folder) for readers that take it as one; ``train_dirs`` lists them all."""
     folders = {name: source.root for name, source in report.sources.items()} if report else {}
-    classes = source_class_counts(splits)
-    sources = {
-        name: {"dir": folders.get(name), "num_images": sum(per_split.values()),
-               **{f"num_{split}": count for split, count in per_split.items()},
-               "class_counts": {label: count for label, count in classes[name].items() if count}}
-        for name, per_split in source_split_counts(splits).items()
-    }
     return {
         "train_dir": train_dirs[0] if train_dirs else None,
         "train_dirs": train_dirs or None,
@@ -124,7 +117,18 @@ def split_info(
         "group_size": group_size if split_by == "group" else None,
         "synthetic": synthetic,
         **{f"num_{split}": len(ds) for split, ds in splits.items()},
-        "sources": sources,
+        "sources": describe_sources(splits, folders),
+    }
+
+
+def describe_sources(splits: datasets.DatasetDict, folders: dict[str, str] | None = None) -> dict:
+    """Per source: its folder (when known), images in all and per split, and images per class (non-zero only)."""
+    classes = source_class_counts(splits)
+    return {
+        name: {"dir": (folders or {}).get(name), "num_images": sum(per_split.values()),
+               **{f"num_{split}": count for split, count in per_split.items()},
+               "class_counts": {label: count for label, count in classes[name].items() if count}}
+        for name, per_split in source_split_counts(splits).items()
     }
 
 

@@ -11,6 +11,7 @@ from .reports import (
 from .scoring import (
     EvaluationResult,
     LabelledImages,
+    accuracy_by_source,
     dataset_split_images,
     evaluate_classifier,
     evaluation_table_row,
@@ -20,12 +21,13 @@ from .scoring import (
     no_hand_sentence,
     report_name,
     shown_classes,
+    source_names,
     write_evaluation,
 )
 
 __all__ = [
-    "EvaluationResult", "LabelledImages", "compute_classification_metrics", "dataset_split_images", "evaluate_classifier",
+    "EvaluationResult", "LabelledImages", "accuracy_by_source", "compute_classification_metrics", "dataset_split_images", "evaluate_classifier",
     "evaluation_table_row", "folder_images", "format_evaluation_table", "format_no_hand", "format_per_class_table",
     "load_metric", "no_hand_counts", "no_hand_sentence", "report_name", "save_confusion_matrix", "shown_classes",
-    "write_evaluation", "write_results_json", "write_split_report",
+    "source_names", "write_evaluation", "write_results_json", "write_split_report",
 ]

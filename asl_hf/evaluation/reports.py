@@ -108,12 +108,15 @@ def no_hand_counts(hand_found: Sequence[bool] | None) -> dict:
 
 
 def write_split_report(
-    output_dir: str | os.PathLike, split_name: str, metrics: Mapping, prefix: str, hand_found: Sequence[bool] | None = None
+    output_dir: str | os.PathLike, split_name: str, metrics: Mapping, prefix: str, hand_found: Sequence[bool] | None = None,
+    per_source: Mapping | None = None,
 ) -> dict:
     """Write one split's per-class scores (merged into ``per_class_metrics.json`` under ``split_name``) and its
     confusion matrix (``confusion_matrix_<split>.png`` + ``.json``); return the flat results for that split,
     e.g. ``{"eval_accuracy": .., "eval_macro_f1": .., "eval_samples": ..}`` for prefix ``"eval"``, plus
-    ``eval_no_hand_found`` and ``eval_no_hand_found_fraction`` when ``hand_found`` is given (landmark models)."""
+    ``eval_expected_calibration_error`` when the metrics have it, ``eval_no_hand_found`` and
+    ``eval_no_hand_found_fraction`` when ``hand_found`` is given (landmark models), and ``eval_per_source``
+    (``{source: {"accuracy", "images"}}``) when the split came from several sources."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     per_class = metrics["per_class"]
@@ -121,12 +124,17 @@ def write_split_report(
     save_confusion_matrix(
         metrics["confusion_matrix"], list(per_class), output_dir / f"confusion_matrix_{split_name}.png", f"Confusion matrix ({split_name})"
     )
-    return {
+    results = {
         f"{prefix}_accuracy": metrics["accuracy"],
         f"{prefix}_macro_f1": metrics["macro_f1"],
         f"{prefix}_samples": sum(int(row["support"]) for row in per_class.values()),
         **{f"{prefix}_{key}": value for key, value in no_hand_counts(hand_found).items()},
     }
+    if metrics.get("expected_calibration_error") is not None:
+        results[f"{prefix}_expected_calibration_error"] = metrics["expected_calibration_error"]
+    if per_source:
+        results[f"{prefix}_per_source"] = dict(per_source)
+    return results
 
 
 def write_results_json(output_dir: str | os.PathLike, results: Mapping) -> None:

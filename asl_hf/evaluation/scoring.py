@@ -32,6 +32,8 @@ class LabelledImages:
     """``callable(start, stop) -> list[PIL.Image]``."""
     skipped: list[str] = field(default_factory=list)
     """One line per file left out (unreadable, not an image...), as ``path: kind: detail``."""
+    sources: list[str] | None = None
+    """Where each image came from (a prepared split's ``source`` column), for per-source scores; None: one source."""
 
     def batches(self, batch_size: int) -> Iterator[list[Image.Image]]:
         for start in range(0, len(self.identifiers), batch_size):
@@ -133,7 +135,17 @@ def dataset_split_images(dataset_dir: str | os.PathLike, split: str, known_label
         identifiers=file_names(dataset),
         labels=labels,
         load_batch=lambda start, stop: dataset[start:stop]["image"],
+        sources=source_names(dataset),
     )
+
+
+def source_names(dataset) -> list[str] | None:
+    """Each row's source name (the ``source`` column of a data set prepared from several folders), else None."""
+    feature = dataset.features.get("source")
+    if feature is None:
+        return None
+    values = dataset["source"]
+    return [feature.int2str(v) for v in values] if hasattr(feature, "int2str") else [str(v) for v in values]
 
 
 @dataclass
@@ -149,6 +161,13 @@ class EvaluationResult:
     """Per image, for landmark models: whether MediaPipe found a hand; None for pixel models."""
     no_hand_label: str | None = None
     """The class a landmark model answers for a photo without a hand."""
+    per_source: dict[str, dict] | None = None
+    """``{source: {"accuracy", "images"}}`` when the images came from several sources."""
+
+    @property
+    def calibration_error(self) -> float | None:
+        """Expected calibration error of the predicted labels' probabilities (15 bins)."""
+        return self.metrics.get("expected_calibration_error")
 
     @property
     def no_hand(self) -> dict:
@@ -174,10 +193,21 @@ def evaluate_classifier(classifier, images: LabelledImages, batch_size: int = 32
             if hand_found is not None:
                 hand_found += found.tolist()
             progress.update(len(batch))
-    metrics = compute_classification_metrics(predictions, references, classifier.labels)
+    metrics = compute_classification_metrics(predictions, references, classifier.labels, confidences=scores)
     present = set(images.labels)
     missing = [name for name in classifier.labels if name not in present]
-    return EvaluationResult(metrics, predictions, scores, missing, hand_found, classifier.no_hand_label)
+    per_source = accuracy_by_source(predictions, references, images.sources)
+    return EvaluationResult(metrics, predictions, scores, missing, hand_found, classifier.no_hand_label, per_source)
+
+
+def accuracy_by_source(predictions: Sequence[int], references: Sequence[int], sources: Sequence[str] | None) -> dict | None:
+    """``{source: {"accuracy", "images"}}`` in first-seen order; None without sources or with only one."""
+    if not sources or len(set(sources)) < 2:
+        return None
+    rows: dict[str, list[bool]] = {}
+    for predicted, true, source in zip(predictions, references, sources):
+        rows.setdefault(source, []).append(predicted == true)
+    return {source: {"accuracy": sum(hits) / len(hits), "images": len(hits)} for source, hits in rows.items()}
 
 
 def shown_classes(metrics: Mapping) -> dict:
@@ -198,7 +228,7 @@ def write_evaluation(output_dir: str | os.PathLike, model: str, images: Labelled
     skipped files, photos without a hand: null for pixel models) and ``predictions.csv`` (one row per image, with
     ``hand_found`` for landmark models)."""
     output_dir = Path(output_dir)
-    results = write_split_report(output_dir, images.name, result.metrics, "eval", result.hand_found)
+    results = write_split_report(output_dir, images.name, result.metrics, "eval", result.hand_found, result.per_source)
     write_results_json(output_dir, results)
     table = format_per_class_table(shown_classes(result.metrics))
     if result.missing_classes:
@@ -213,6 +243,8 @@ def write_evaluation(output_dir: str | os.PathLike, model: str, images: Labelled
         "num_images": len(images.identifiers),
         "accuracy": result.metrics["accuracy"],
         "macro_f1": result.metrics["macro_f1"],
+        "expected_calibration_error": result.calibration_error,
+        "per_source": result.per_source,
         "classes_evaluated": [name for name in labels if name in set(images.labels)],
         "missing_classes": result.missing_classes,
         "skipped_files": images.skipped,
@@ -252,6 +284,7 @@ def evaluation_table_row(model: str, images: LabelledImages, result: EvaluationR
         "images": len(images.identifiers),
         "accuracy": result.metrics["accuracy"],
         "macro_f1": result.metrics["macro_f1"],
+        "expected_calibration_error": result.calibration_error,
         "missing_classes": list(result.missing_classes),
         **_no_hand_fields(result),
     }
@@ -263,11 +296,12 @@ def evaluation_table_row(model: str, images: LabelledImages, result: EvaluationR
 def format_evaluation_table(rows: Sequence[Mapping]) -> str:
     """A markdown table, one row per (model, data) pair: images, accuracy, macro-F1, photos without a hand (landmark
     models; "-" for pixel models) and the model's classes without images."""
-    lines = ["| model | data | images | accuracy | macro-F1 | no hand found | missing classes |", "|:--|:--|--:|--:|--:|--:|:--|"]
+    lines = ["| model | data | images | accuracy | macro-F1 | ECE | no hand found | missing classes |", "|:--|:--|--:|--:|--:|--:|--:|:--|"]
     for row in rows:
         missing = ", ".join(row["missing_classes"]) or "none"
+        ece = row.get("expected_calibration_error")
         lines.append(f"| {row['model']} | {row['data']} | {row['images']} | {row['accuracy']:.4f} | {row['macro_f1']:.4f} | "
-                     f"{format_no_hand(row)} | {missing} |")
+                     f"{'-' if ece is None else f'{ece:.3f}'} | {format_no_hand(row)} | {missing} |")
     return "\n".join(lines) + "\n"
 
 

@@ -91,7 +91,7 @@ def scores_from_eval_results(results: list) -> ReportedScores:
     if not results:
         return ReportedScores()
     main_name = results[0].dataset_name
-    main = [r for r in results if r.dataset_name == main_name]
+    main = [r for r in results if r.dataset_name == main_name and r.dataset_config in (None, "default")]  # not per source
     scores = ReportedScores()
     for split in ("test", "validation", None):
         found = {r.metric_type: r.metric_value for r in main if split is None or r.dataset_split == split}

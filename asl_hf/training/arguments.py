@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default=None,
                        help="default: accelerate config / ACCELERATE_MIXED_PRECISION, else no")
     train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--no_temperature_scaling", action="store_true",
+                       help="keep the raw probabilities (default: a temperature fitted on the validation split is folded into "
+                            "the model's last layer, so its probabilities are calibrated; the top class does not change)")
 
     finetune = parser.add_argument_group("MobileNetV2 phase 2 (fine-tuning the top blocks)")
     finetune.add_argument("--finetune_epochs", type=int, default=10, help="0 skips phase 2")

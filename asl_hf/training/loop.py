@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from ..core.constants import CLASS_NAMES
 from ..core.errors import AslError, OutputExistsError
 from ..data.prepare import atomic_output_dir
+from ..evaluation.scoring import source_names
 from .inputs import TrainingData, build_training_data
 from .model_factory import ModelBundle, build_model_bundle
 from .plan import InputSpec, OptimSpec, RunSpec, ScheduleSpec, TrainingPlan
@@ -159,25 +160,51 @@ def prepare(accelerator: Accelerator, bundle: ModelBundle, data: TrainingData, p
 
 
 # --- Evaluation -------------------------------------------------------------------------------------------------------
+@dataclass
+class SplitOutputs:
+    """A whole split's logits (float32, CPU, in the split's order) and true labels."""
+
+    logits: torch.Tensor
+    references: torch.Tensor
+
+    @property
+    def predictions(self) -> list[int]:
+        return self.logits.argmax(-1).tolist()
+
+    @property
+    def confidences(self) -> list[float]:
+        """The probability of each predicted label (what a calibration error is computed from)."""
+        return self.logits.softmax(-1).max(-1).values.tolist()
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.logits.argmax(-1) == self.references).float().mean()) if len(self.references) else 0.0
+
+    @property
+    def loss(self) -> float:
+        """Mean cross-entropy (no label smoothing): the negative log-likelihood a temperature is fitted to."""
+        return float(F.cross_entropy(self.logits, self.references)) if len(self.references) else 0.0
+
+
 def evaluate_split(
     accelerator: Accelerator, bundle: ModelBundle, model, dataloader, desc: str, show_progress: bool = True,
     autocast: bool = True,
-) -> tuple[list[int], list[int], float]:
-    """Predictions, references and mean loss over a whole split, exact under DDP (``gather_for_metrics``).
+) -> SplitOutputs:
+    """Logits and references over a whole split, exact and in order under DDP (``gather_for_metrics``).
 
     ``autocast=False`` evaluates in float32 even under mixed precision: the reported scores are those of the saved
     float32 model as users run it."""
     model.eval()
-    predictions, references, losses = [], [], []
+    logits, references = [], []
     for batch in tqdm(dataloader, desc=desc, leave=False, disable=not (show_progress and accelerator.is_local_main_process)):
         with torch.no_grad(), (accelerator.autocast() if autocast else contextlib.nullcontext()):
-            logits = bundle.logits(model, batch)
-        loss = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
-        preds, refs, loss = accelerator.gather_for_metrics((logits.argmax(-1), batch["labels"], loss))
-        predictions += preds.tolist()
-        references += refs.tolist()
-        losses += loss.tolist()
-    return predictions, references, sum(losses) / max(1, len(losses))
+            batch_logits = bundle.logits(model, batch).float()
+        batch_logits, batch_refs = accelerator.gather_for_metrics((batch_logits, batch["labels"]))
+        logits.append(batch_logits.cpu())
+        references.append(batch_refs.cpu())
+    if not logits:
+        return SplitOutputs(torch.empty(0, len(CLASS_NAMES)), torch.empty(0, dtype=torch.long))
+    return SplitOutputs(torch.cat(logits), torch.cat(references))
 
 
 def _keep_if_best(accelerator: Accelerator, bundle: ModelBundle, output_dir: Path, state: dict, accuracy: float, epoch: int) -> None:
@@ -272,9 +299,9 @@ class EpochRunner:
             _save_checkpoint(self.accelerator, self.output_dir, f"step_{state['global_step']}", state)
 
     def _validate(self, epoch: int, phase_name: str, train_loss: float) -> None:
-        predictions, references, val_loss = evaluate_split(
+        outputs = evaluate_split(
             self.accelerator, self.bundle, self.model, self.prepared.eval_dls["validation"], "Validating", self.run.show_progress)
-        accuracy = sum(p == r for p, r in zip(predictions, references)) / max(1, len(references))
+        accuracy, val_loss = outputs.accuracy, outputs.loss
         record = {"epoch": epoch + 1, "phase": phase_name, "step": self.state["global_step"], "train_loss": train_loss,
                   "eval_loss": val_loss, "eval_accuracy": accuracy}
         self.state["history"].append(record)
@@ -284,22 +311,44 @@ class EpochRunner:
         _keep_if_best(self.accelerator, self.bundle, self.output_dir, self.state, accuracy, epoch)
 
 
-# --- The best epoch, evaluated and written ----------------------------------------------------------------------------
-def final_evaluation(accelerator: Accelerator, bundle: ModelBundle, prepared: Prepared, output_dir: Path,
-                     hand_found: dict[str, list[bool]], show_progress: bool) -> dict:
-    """The best epoch's weights scored on validation and test in float32, with the report files written."""
-    from ..evaluation import compute_classification_metrics, write_split_report
-
+# --- The best epoch, calibrated, evaluated and written ---------------------------------------------------------------
+def load_best(accelerator: Accelerator, bundle: ModelBundle, prepared: Prepared, output_dir: Path) -> torch.nn.Module:
+    """The best epoch's weights in the bundle's model; returns the module to evaluate in float32."""
     bundle.model.load_state_dict(load_file(str(output_dir / BEST_DIR / "model.safetensors")))
+    return accelerator.unwrap_model(prepared.model, keep_fp32_wrapper=False)  # float32, as the saved model runs for users
+
+
+def calibrate(accelerator: Accelerator, bundle: ModelBundle, model, prepared: Prepared, output_dir: Path, show_progress: bool) -> dict:
+    """Fit a temperature on the validation split, fold it into the model's last layer and save the best model again."""
+    from .temperature import fit_temperature
+
+    def validation_nll() -> float:
+        return evaluate_split(accelerator, bundle, model, prepared.eval_dls["validation"], "Fitting temperature", False, autocast=False).loss
+
+    temperature, before, after = fit_temperature(bundle.head(), validation_nll)
+    accelerator.print(f"Temperature {temperature:.3g} fitted on validation (negative log-likelihood {before:.4f} -> {after:.4f})")
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        with atomic_output_dir(output_dir / BEST_DIR, overwrite=True) as staging:
+            bundle.save(bundle.model, staging)
+    return {"temperature": round(temperature, 4), "eval_nll_before_temperature": round(before, 6), "eval_nll": round(after, 6)}
+
+
+def final_evaluation(accelerator: Accelerator, bundle: ModelBundle, model, prepared: Prepared, output_dir: Path,
+                     data: TrainingData, sources: dict[str, list[str] | None], show_progress: bool) -> dict:
+    """The model scored on validation and test in float32 (accuracy, macro-F1, calibration error, per source), with the
+    report files written."""
+    from ..evaluation import accuracy_by_source, compute_classification_metrics, write_split_report
+
     results = {}
-    model = accelerator.unwrap_model(prepared.model, keep_fp32_wrapper=False)  # float32, as the saved model runs for users
+    hand_found = data.hand_found()
     for split, prefix in (("validation", "eval"), ("test", "test")):
-        predictions, references, loss = evaluate_split(accelerator, bundle, model, prepared.eval_dls[split], f"Evaluating {split}",
-                                                       show_progress, autocast=False)
+        outputs = evaluate_split(accelerator, bundle, model, prepared.eval_dls[split], f"Evaluating {split}", show_progress, autocast=False)
         if accelerator.is_main_process:
-            metrics = compute_classification_metrics(predictions, references, CLASS_NAMES)
-            results.update(write_split_report(output_dir, split, metrics, prefix, hand_found.get(split)))
-            results[f"{prefix}_loss"] = round(loss, 6)
+            metrics = compute_classification_metrics(outputs.predictions, outputs.references.tolist(), CLASS_NAMES, outputs.confidences)
+            per_source = accuracy_by_source(outputs.predictions, outputs.references.tolist(), sources.get(split))
+            results.update(write_split_report(output_dir, split, metrics, prefix, hand_found.get(split), per_source))
+            results[f"{prefix}_loss"] = round(outputs.loss, 6)
     return results
 
 
@@ -355,7 +404,11 @@ def train(plan: TrainingPlan) -> dict:
         "train_samples_per_second": round(runner.samples_this_run / train_runtime, 2) if train_runtime else None,
         "num_parameters": bundle.num_parameters,
     }
-    results.update(final_evaluation(accelerator, bundle, prepared, output_dir, data.hand_found(), plan.run.show_progress))
+    model = load_best(accelerator, bundle, prepared, output_dir)
+    if plan.run.temperature_scaling:
+        results.update(calibrate(accelerator, bundle, model, prepared, output_dir, plan.run.show_progress))
+    sources = {split: source_names(splits[split]) for split in ("validation", "test")}
+    results.update(final_evaluation(accelerator, bundle, model, prepared, output_dir, data, sources, plan.run.show_progress))
     if accelerator.is_main_process:
         write_outputs(output_dir, results, {**plan.recorded_args, **bundle.description}, data_info, state)
     accelerator.wait_for_everyone()
@@ -363,4 +416,4 @@ def train(plan: TrainingPlan) -> dict:
     return results
 
 
-__all__ = ["BEST_DIR", "CHECKPOINT_DIR", "STATE_FILE", "EpochRunner", "evaluate_split", "find_latest_checkpoint", "train"]
+__all__ = ["BEST_DIR", "CHECKPOINT_DIR", "STATE_FILE", "EpochRunner", "SplitOutputs", "evaluate_split", "find_latest_checkpoint", "train"]

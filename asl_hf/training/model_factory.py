@@ -44,6 +44,8 @@ class ModelBundle:
     """A module from the frozen prefix's output to the logits, sharing the model's parameters."""
     processor: object | None = None
     """The landmark model's image processor (photos -> landmarks), used once to build its training data."""
+    head: Callable[[], nn.Linear] | None = None
+    """The model's last linear layer (where a fitted temperature is folded in)."""
 
     def logits(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The logits of a collated batch: ``pixel_values`` for the image models, landmarks for the landmark model."""
@@ -84,6 +86,7 @@ def _cnn_bundle(model) -> ModelBundle:
         groups={"all": list(model.parameters())},
         phases=[],
         description={"architecture": "asl_cnn"},
+        head=lambda: model.classifier,
     )
 
 
@@ -106,6 +109,7 @@ def build_landmarks_bundle(spec: ModelSpec, model=None) -> ModelBundle:
         phases=[],
         description={"architecture": "asl_landmarks"},
         processor=processor,
+        head=lambda: model.classifier,
     )
 
 
@@ -145,6 +149,7 @@ def build_mobilenetv2_bundle(spec: ModelSpec, schedule: ScheduleSpec, model=None
         # Only worth caching when the frozen part holds blocks (with every block unfrozen it is just the stem).
         frozen_prefix=(lambda: mobilenet.frozen_prefix(model, k)) if k < len(model.blocks) else None,
         top_of_network=(lambda: mobilenet.TopOfNetwork(model, k)) if k < len(model.blocks) else None,
+        head=model.get_classifier,
     )
 
 

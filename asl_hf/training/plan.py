@@ -98,6 +98,8 @@ class RunSpec:
     mixed_precision: str | None = None
     seed: int = 42
     show_progress: bool = True
+    temperature_scaling: bool = True
+    """Fit a temperature on validation at the end and fold it into the saved model (calibrated probabilities)."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ class TrainingPlan:
                              args.cache_frozen_features, args.feature_cache_views, args.dataloader_num_workers,
                              _pixel_augmentation(args), LandmarkAugmentation(args.rotation, args.zoom, args.landmark_noise)),
             run=RunSpec(args.output_dir, args.overwrite_output_dir, args.resume_from_checkpoint, _checkpointing(args.checkpointing_steps),
-                        args.report_to, args.project_name, args.mixed_precision, args.seed, not args.no_progress),
+                        args.report_to, args.project_name, args.mixed_precision, args.seed, not args.no_progress,
+                        not args.no_temperature_scaling),
             recorded_args={k: v for k, v in vars(args).items() if k != "hub_token"},  # never the token (files, trackers)
             command="accelerate launch scripts/train.py " + " ".join(masked),
         )

@@ -9,6 +9,7 @@ from accelerate import Accelerator
 
 from ..core.errors import AslError
 from ..data import ensure_default_data, load_and_split, load_prepared_dataset
+from ..data.prepare import describe_sources
 from .plan import DataSpec
 
 SPLIT_INFO_KEYS = ("split_by", "group_size", "seed", "train_dir", "train_dirs", "synthetic", "sources")
@@ -39,8 +40,10 @@ def load_splits(spec: DataSpec, accelerator: Accelerator, command: str = ""):
             train_dirs, group_size = list(spec.train_dirs), spec.group_size
             if not (train_dirs or spec.dataset_name):
                 train_dirs, group_size = [str(ensure_default_data())], min(spec.group_size, 10)
-            splits, _ = load_and_split(train_dirs or None, spec.dataset_name, spec.seed, spec.split_by, group_size, token=spec.token)
+            splits, report = load_and_split(train_dirs or None, spec.dataset_name, spec.seed, spec.split_by, group_size, token=spec.token)
             source = {"train_dir": train_dirs[0] if train_dirs else None, "train_dirs": train_dirs, "dataset_name": spec.dataset_name}
+            if report is not None:
+                source["sources"] = {name: {"dir": scan.root} for name, scan in report.sources.items()}
     missing = {"train", "validation", "test"} - set(splits)
     if missing:
         raise AslError(f"the data set has no {sorted(missing)} split(s); prepare it with scripts/prepare_data.py")
@@ -50,6 +53,9 @@ def load_splits(spec: DataSpec, accelerator: Accelerator, command: str = ""):
         made = _read_split_info(Path(spec.dataset_dir))
         info.update({key: made[key] for key in SPLIT_INFO_KEYS if key in made})
     info.update({f"num_{name}": len(splits[name]) for name in ("train", "validation", "test")})
+    folders = {name: source.get("dir") for name, source in (info.get("sources") or {}).items()}
+    if "source" in splits["train"].features:
+        info["sources"] = describe_sources(splits, folders)
     return splits, info
 
 

@@ -47,16 +47,20 @@ def _as_ids(values, what: str) -> list[int]:
     return array.tolist()
 
 
-def compute_classification_metrics(predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str]) -> dict:
+def compute_classification_metrics(
+    predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str], confidences: Sequence[float] | None = None,
+) -> dict:
     """Accuracy, macro-F1, ``per_class`` ``{label: {precision, recall, f1, support}}`` for every label id and the
-    confusion matrix (list of lists, rows = true label), from whole-split predictions and references."""
+    confusion matrix (list of lists, rows = true label), from whole-split predictions and references; with each
+    prediction's probability (``confidences``), the ``expected_calibration_error`` too."""
     predictions, references = _as_ids(predictions, "predictions"), _as_ids(references, "references")
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
     if not predictions:
         raise ValueError("no predictions to score (the evaluated split is empty)")
     metric = load_metric(DEFAULT_METRIC)
-    return metric.compute(predictions=predictions, references=references, label_names=list(label_names))
+    extra = {} if confidences is None else {"confidences": [float(c) for c in confidences]}
+    return metric.compute(predictions=predictions, references=references, label_names=list(label_names), **extra)
 
 
 __all__ = ["DEFAULT_METRIC", "METRICS_DIR", "available_metrics", "compute_classification_metrics", "load_metric", "metric_path"]

@@ -1,4 +1,5 @@
-"""ASL classification metric for the `evaluate` library: accuracy, macro-F1, per-class scores, confusion matrix.
+"""ASL classification metric for the `evaluate` library: accuracy, macro-F1, per-class scores, confusion matrix and,
+given the predicted labels' probabilities, the expected calibration error.
 
 A proper ``evaluate.Metric`` shipped inside the package because ``evaluate.load("accuracy")`` fetches its
 script from the Hub. Load it by path (``asl_hf.metrics.load_metric()``); ``evaluate`` copies this file into
@@ -25,11 +26,17 @@ Args:
     references (`list` of `int`): true label ids.
     label_names (`list` of `str`, *optional*): the name of every label id, in id order. Defaults to the ids
         as strings, ``0 .. max id seen``.
+    confidences (`list` of `float`, *optional*): the model's probability of each predicted label; adds the expected
+        calibration error.
+    num_bins (`int`, *optional*, defaults to 15): equal-width confidence bins of the calibration error.
 Returns:
     accuracy (`float`): fraction of correct predictions.
     macro_f1 (`float`): unweighted mean F1 over the classes present in references or predictions.
     per_class (`dict`): ``{label_name: {"precision", "recall", "f1", "support"}}`` for every label id.
     confusion_matrix (`list` of `list` of `int`): rows are true labels, columns predicted labels, in id order.
+    expected_calibration_error (`float`, with ``confidences``): the mean |accuracy - confidence| over equal-width
+        confidence bins, weighted by the share of predictions in each bin (Guo et al. 2017): 0 when a model that says
+        "80%" is right 80% of the time.
 Examples:
     >>> metric = evaluate.load("asl_hf/metrics/asl_classification.py")
     >>> metric.add_batch(predictions=[0, 1], references=[0, 0])
@@ -62,7 +69,7 @@ class AslClassification(evaluate.Metric):
             reference_urls=["https://scikit-learn.org/stable/modules/model_evaluation.html#classification-metrics"],
         )
 
-    def _compute(self, predictions, references, label_names=None):
+    def _compute(self, predictions, references, label_names=None, confidences=None, num_bins=15):
         predictions = np.asarray(predictions, dtype=np.int64)
         references = np.asarray(references, dtype=np.int64)
         if predictions.size == 0:
@@ -82,9 +89,26 @@ class AslClassification(evaluate.Metric):
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(label_names, precision, recall, f1, support)
         }
-        return {
+        scores = {
             "accuracy": float(accuracy_score(references, predictions)),
             "macro_f1": float(f1_score(references, predictions, average="macro", zero_division=0)),
             "per_class": per_class,
             "confusion_matrix": confusion_matrix(references, predictions, labels=labels).tolist(),
         }
+        if confidences is not None:
+            scores["expected_calibration_error"] = expected_calibration_error(confidences, predictions == references, num_bins)
+        return scores
+
+
+def expected_calibration_error(confidences, correct, num_bins=15):
+    """Weighted mean |accuracy - mean confidence| over ``num_bins`` equal-width bins of (0, 1]."""
+    confidences = np.asarray(confidences, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if confidences.shape != correct.shape:
+        raise ValueError(f"{confidences.size} confidences for {correct.size} predictions")
+    bins = np.clip(np.ceil(confidences * num_bins).astype(int) - 1, 0, num_bins - 1)
+    error = 0.0
+    for b in np.unique(bins):
+        members = bins == b
+        error += members.mean() * abs(correct[members].mean() - confidences[members].mean())
+    return float(error)
