@@ -13,7 +13,8 @@ A folder of files named <CLASS>_<anything>.jpg without class folders (the public
 and so does the download's nesting (asl_alphabet_test/asl_alphabet_test/...: the inner folder is read).
 
 Writes into --output_dir (default <model folder>/eval_<data name>): eval_results.json, per_class_metrics.json/.md,
-confusion_matrix_<data name>.png/.json, evaluation_report.json (missing classes, skipped files), predictions.csv.
+confusion_matrix_<data name>.png/.json, evaluation_report.json (missing classes, skipped files, calibration error, and
+accuracy per source for a prepared data set made from several folders), predictions.csv.
 
 Hand-landmark models (MediaPipe Hands) also count the photos where no hand was found: the model answers `nothing` for
 them, so they count as wrong for every letter. evaluation_report.json and the table get no_hand_found (count) and
@@ -152,6 +153,9 @@ def evaluate_one(args: argparse.Namespace, model: str, classifier, images, outpu
     results = write_evaluation(output_dir, model, images, result, classifier.labels)
     print(f"eval_accuracy: {results['eval_accuracy']:.4f}")
     print(f"eval_macro_f1: {results['eval_macro_f1']:.4f}")
+    print(f"eval_expected_calibration_error: {result.calibration_error:.4f}")
+    for source, row in (result.per_source or {}).items():
+        print(f"eval_accuracy[{source}]: {row['accuracy']:.4f} ({row['images']} images)")
     print(f"Wrote the results, per-class table and confusion matrix to {output_dir}")
     return result
 
