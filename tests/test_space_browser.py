@@ -1,6 +1,6 @@
-"""The Space in a real browser: headless Chromium opens the page, uploads a photo, and the labels appear (the
-hand-landmark model's as "No hand found": a drawn shape is no hand); then the live tab classifies Chromium's fake
-webcam stream.
+"""The Space in a real browser: headless Chromium opens the page, uploads a photo, and each column shows what its model
+itself answers for that file (a flat grey photo, so the hand-landmark model's answer is certainly "No hand found");
+then the live tab classifies Chromium's fake webcam stream.
 
 Needs Debian's ``chromium`` + ``chromium-driver`` (scripts/test.sh installs them where it can) and ``selenium``;
 without them the test is skipped with the reason. Screenshots go to ``test-artifacts/space_browser*.png``.
@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from asl_hf.data.synthetic import render_example
 from asl_hf.models.asl_landmarks import mediapipe_available
@@ -63,9 +64,9 @@ def test_upload_and_live_webcam_in_the_browser_show_the_labels(tmp_path, monkeyp
     demo.queue()
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme="soft", css=app.CSS)
-    photo = tmp_path / "hand.jpg"
-    render_example(11, 1, 200).save(photo)
-    expected = {name: load_classifier(models[name]).predict([render_example(11, 1, 200)], top_k=1)[0][0][0]
+    photo = tmp_path / "grey.png"  # lossless and flat: nothing a hand detector could take for a hand, on any machine
+    Image.new("RGB", (200, 200), (128, 128, 128)).save(photo)
+    expected = {name: load_classifier(models[name]).predict([Image.open(photo)], top_k=1)[0][0][0]  # what each model says
                 for name in ("cnn", "mobilenetv2")}
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=10).close()
@@ -81,6 +82,8 @@ def test_upload_and_live_webcam_in_the_browser_show_the_labels(tmp_path, monkeyp
         assert "MobileNetV2" in labels[1] and expected["mobilenetv2"] in labels[1].splitlines(), labels[1]
         assert "%" in labels[0] and "%" in labels[1]  # the confidence bars are rendered
         if mediapipe_available():  # without it the page reports the landmark model as not loaded
+            landmarks = load_classifier(models["landmarks"]).predict_with_hands([Image.open(photo)], top_k=1)[0]
+            assert landmarks.hand_found is False  # a flat grey photo: the certain answer
             assert "No hand found" in driver.find_element(By.ID, "label-2").text
         page = driver.find_element(By.TAG_NAME, "body").text
         assert "Example photos (A, nothing)" in page and "ASL fingerspelling recognition" in page
