@@ -45,6 +45,9 @@ DATASET_ID = "asl-hf/asl-alphabet"
 TOP_K = 5
 NO_HAND = "No hand found"
 """What a hand-landmark model answers for a photo in which MediaPipe finds no hand (never a letter)."""
+UNSURE_BELOW = 0.5
+"""A top probability below this is shown as "Unsure" with the two best guesses, not as a confident letter. The models'
+probabilities are calibrated (a temperature fitted on validation), so 0.5 means about one answer in two is right."""
 HAND_CROP_MARGIN = 0.25
 """Margin around the hand, as a fraction of its size, in the image of what the landmark model looked at."""
 MAX_FILE_SIZE = "10mb"
@@ -185,29 +188,40 @@ def answer_for(slot: ModelSlot, image: Image.Image) -> Answer:
     return Answer(dict(prediction.top), latency_ms, view)
 
 
+def verdict(confidences: dict[str, float] | None) -> str:
+    """The headline above a model's bars: its letter, "Unsure: X or Y?" when it is not sure enough, or ``NO_HAND``."""
+    if not confidences:
+        return f"**{NO_HAND}**"
+    (best, probability), *rest = confidences.items()
+    if probability >= UNSURE_BELOW:
+        return f"## {best}"
+    second = f" or **{rest[0][0]}** ({100 * rest[0][1]:.0f}%)" if rest else ""
+    return f"⚠️ **Unsure**: **{best}** ({100 * probability:.0f}%){second}?"
+
+
 def predict_all(models: list[ModelSlot], payload) -> tuple:
-    """Each model's (label, latency, view) for one image, then a status line; bad input gives a message, never a
-    traceback. A landmark model that finds no hand answers ``NO_HAND``, not a letter."""
+    """Each model's (label, latency, view, verdict) for one image, then a status line; bad input gives a message, never
+    a traceback. A landmark model that finds no hand answers ``NO_HAND``, not a letter."""
     try:
         image = prepare_image(image_from_payload(payload), MAX_SIDE)
     except (InputImageError, AslError) as error:
-        return (None, None, None) * len(models) + (f"⚠️ {error}",)
+        return (None, None, None, None) * len(models) + (f"⚠️ {error}",)
     outputs, notes = [], [f"Classified a {image.width}×{image.height} image."]
     for slot in models:
         if not slot.ready:
-            outputs += [None, None, None]
+            outputs += [None, None, None, None]
             notes.append(f"⚠️ {slot.name} is not loaded: {slot.error}")
             continue
         try:
             answer = answer_for(slot, image)
         except Exception as error:  # keep serving; the log keeps the details
             logger.exception("%s failed on a %s image of size %s", slot.name, image.mode, image.size)
-            outputs += [None, None, None]
+            outputs += [None, None, None, None]
             notes.append(f"⚠️ {slot.name} could not classify this image ({_first_line(error)})")
             continue
         if answer.confidences is None:
             notes.append(f"{slot.name}: {NO_HAND} in this photo, so it names no letter.")
-        outputs += [answer.confidences or NO_HAND, answer.latency_ms, answer.view]
+        outputs += [answer.confidences or NO_HAND, answer.latency_ms, answer.view, verdict(answer.confidences)]
     return (*outputs, " ".join(notes))
 
 
@@ -373,15 +387,16 @@ the last character. Start the webcam with its record button: it is read {per_sec
 
 # --- Layout and events ------------------------------------------------------------------------------------------
 def model_column(slot: ModelSlot, index: int) -> list:
-    """One model's result column: its top-5 label, latency and, for a hand-landmark model, what it looked at
-    (hidden for the pixel models, which look at the whole photo)."""
+    """One model's result column: its verdict (the letter, or "Unsure"), its top-5 bars, latency and, for a
+    hand-landmark model, what it looked at (hidden for the pixel models, which look at the whole photo)."""
     with gr.Column(scale=1, min_width=240):  # three result columns beside the input on a laptop screen
-        label = gr.Label(num_top_classes=TOP_K, label=slot.name, elem_id=f"label-{index}")
+        verdict_text = gr.Markdown(elem_id=f"verdict-{index}")
+        label = gr.Label(num_top_classes=TOP_K, label=slot.name, show_heading=False, elem_id=f"label-{index}")
         latency = gr.Number(label=f"{slot.name} latency (ms)", precision=2, interactive=False)
         view = gr.Image(label="What it looked at", type="pil", format="jpeg",
                         interactive=False, height=240, visible=slot.looks_for_hands, elem_id=f"view-{index}")
         gr.Markdown(model_info(slot), elem_classes="model-info")
-    return [label, latency, view]
+    return [label, latency, view, verdict_text]
 
 
 def build_classify_tab(models: list[ModelSlot], examples: list[tuple[str, str]], ranking: tuple[list[str], str]):

@@ -198,10 +198,17 @@ def predict(client, path):
 
 
 def by_model(outputs) -> tuple[dict[str, tuple], str]:
-    """``/predict``'s flat outputs as ``{model name: (label, latency, view)}`` and the message."""
+    """``/predict``'s flat outputs as ``{model name: (label, latency, view)}`` and the message (each model's verdict
+    line, the fourth output, is read by :func:`verdicts`)."""
     *values, message = outputs
-    assert len(values) == 3 * len(MODEL_NAMES)
-    return {name: tuple(values[3 * i : 3 * i + 3]) for i, name in enumerate(MODEL_NAMES)}, message
+    assert len(values) == 4 * len(MODEL_NAMES)
+    return {name: tuple(values[4 * i : 4 * i + 3]) for i, name in enumerate(MODEL_NAMES)}, message
+
+
+def verdicts(outputs) -> dict[str, str]:
+    """Each model's headline (its letter, "Unsure: ...", or "No hand found")."""
+    *values, _ = outputs
+    return {name: values[4 * i + 3] for i, name in enumerate(MODEL_NAMES)}
 
 
 def pixel_models_ok(message: str) -> bool:
@@ -214,6 +221,19 @@ def pixel_models_ok(message: str) -> bool:
 
 def confidences(label_output) -> dict[str, float]:
     return {item["label"]: item["confidence"] for item in label_output["confidences"]}
+
+
+def top_of(label_output) -> str:
+    """The model's most likely class in a label output (its headline may say "Unsure: ...")."""
+    return label_output["confidences"][0]["label"]
+
+
+def headline(expected: list[tuple[str, float]]) -> str:
+    """The verdict the page shows for a model's top-k: the class, or "Unsure" with the two best guesses."""
+    (best, probability), (second, second_probability) = expected[:2]
+    if probability >= load_space_app().UNSURE_BELOW:
+        return f"## {best}"
+    return f"⚠️ **Unsure**: **{best}** ({100 * probability:.0f}%) or **{second}** ({100 * second_probability:.0f}%)?"
 
 
 # --- Tests -------------------------------------------------------------------------------------------------------
@@ -279,7 +299,8 @@ def test_api_predictions_equal_the_package_inference(space, client, small_models
     for file_name, image in samples.items():
         path = tmp_path / file_name
         image.save(path)
-        results, message = by_model(predict(client, path))
+        outputs = predict(client, path)
+        results, message = by_model(outputs)
         (cnn_label, cnn_ms, cnn_view), (mobilenet_label, mobilenet_ms, mobilenet_view) = results["Custom CNN"], results["MobileNetV2"]
         assert message.startswith("Classified a ") and pixel_models_ok(message), message
         assert cnn_ms > 0 and mobilenet_ms > 0 and cnn_view is None and mobilenet_view is None  # pixel models: no view
@@ -288,6 +309,7 @@ def test_api_predictions_equal_the_package_inference(space, client, small_models
             got = confidences(label_output)
             assert list(got) == [label for label, _ in expected], (file_name, name)
             assert label_output["label"] == expected[0][0]
+            assert verdicts(outputs)[{"cnn": "Custom CNN", "mobilenetv2": "MobileNetV2"}[name]] == headline(expected)
             np.testing.assert_allclose(list(got.values()), [p for _, p in expected], atol=1e-5, rtol=0)
 
 
@@ -337,9 +359,9 @@ def test_bad_inputs_get_a_prediction_or_a_clear_message_and_the_app_keeps_servin
             assert not any(value for result in results.values() for value in result), results
         else:
             assert message.startswith("Classified a "), (name, message)
-            assert cnn_label["label"] in CLASS_NAMES and mobilenet_label["label"] in CLASS_NAMES
+            assert top_of(cnn_label) in CLASS_NAMES and top_of(mobilenet_label) in CLASS_NAMES
             assert len(cnn_label["confidences"]) == len(mobilenet_label["confidences"]) == 5
-        assert predict(client, good)[0]["label"] in CLASS_NAMES, f"the app stopped answering after {name}"
+        assert top_of(predict(client, good)[0]) in CLASS_NAMES, f"the app stopped answering after {name}"
     assert "Classified a 1024×683 image" in predict(client, folder / "large.jpg")[-1]  # downscaled before preprocessing
     assert space.process.poll() is None
 
@@ -366,7 +388,7 @@ def test_missing_model_is_reported_and_the_other_model_still_works(small_models,
         render_example(1, 1, 64).save(image)
         results, message = by_model(predict(Client(url, verbose=False), image))
         (cnn_label, cnn_ms, _), (mobilenet_label, mobilenet_ms, _) = results["Custom CNN"], results["MobileNetV2"]
-        assert cnn_label["label"] in CLASS_NAMES and cnn_ms > 0
+        assert top_of(cnn_label) in CLASS_NAMES and cnn_ms > 0
         assert not mobilenet_label and mobilenet_ms is None and not any(results["Hand landmarks"])
         assert f"MobileNetV2 is not loaded: {missing}: no such model folder" in message
     finally:
@@ -417,7 +439,7 @@ def test_landmark_model_shows_the_hand_it_classified_as_the_package_does(landmar
 
     app = load_space_app()
     photo = hand_photo()
-    label, latency_ms, view, message = app.predict_all([landmarks_slot], {"path": str(photo)})
+    label, latency_ms, view, _, message = app.predict_all([landmarks_slot], {"path": str(photo)})
     image = app.prepare_image(Image.open(photo))
     assert message == f"Classified a {image.width}×{image.height} image." and latency_ms > 0
     expected = load_classifier(landmarks_slot.source).predict([Image.open(photo)], top_k=5)[0]
@@ -433,7 +455,7 @@ def test_landmark_model_shows_the_hand_it_classified_as_the_package_does(landmar
 def test_a_photo_without_a_hand_says_no_hand_found_and_lets_go_in_the_spell_tab(landmarks_slot, tmp_path):
     app = load_space_app()
     grey = grey_photo(tmp_path)
-    label, latency_ms, view, message = app.predict_all([landmarks_slot], {"path": str(grey)})
+    label, latency_ms, view, _, message = app.predict_all([landmarks_slot], {"path": str(grey)})
     assert label == app.NO_HAND == "No hand found" and view is None and latency_ms > 0
     assert message == "Classified a 200×200 image. Hand landmarks: No hand found in this photo, so it names no letter."
     seen = app.top_label(landmarks_slot, Image.open(grey))
@@ -472,7 +494,7 @@ def test_api_landmark_model_shows_the_hand_or_says_no_hand_found(space, client, 
     results, message = by_model(predict(client, grey))
     label, latency_ms, view = results["Hand landmarks"]
     assert label["label"] == "No hand found" and not label.get("confidences") and view is None, label
-    assert "Hand landmarks: No hand found in this photo" in message and results["Custom CNN"][0]["label"] in CLASS_NAMES
+    assert "Hand landmarks: No hand found in this photo" in message and results["Custom CNN"][0]["confidences"][0]["label"] in CLASS_NAMES
     text, held = client.predict(handle_file(str(grey)), "Hand landmarks", 0.5, 0.0, api_name="/spell")
     assert text == "" and held.endswith("No hand found in this frame."), held
 
@@ -644,6 +666,13 @@ def test_spell_video_api_types_what_the_package_types(space, client, small_model
     assert summary.startswith("Spelled 24 frames") and "with MobileNetV2" in summary
 
 
+def test_an_unsure_model_says_so_with_its_two_best_guesses():
+    app = load_space_app()
+    assert app.verdict({"L": 0.9, "T": 0.05}) == "## L"
+    assert app.verdict({"T": 0.45, "L": 0.40, "A": 0.1}) == "⚠️ **Unsure**: **T** (45%) or **L** (40%)?"
+    assert app.verdict(None) == "**No hand found**"
+
+
 def test_spell_helpers_show_the_held_sign():
     app = load_space_app()
     machine = app.SpellingMachine()
@@ -689,7 +718,7 @@ def test_the_pushed_space_runs_on_its_requirements_alone(tmp_path):
             assert importlib.util.find_spec(name) is None, name
         slot = app.load_slot("Hand landmarks", {str(folder)!r})
         assert slot.ready and slot.looks_for_hands, slot.error
-        label, latency_ms, view, message = app.predict_all([slot], {{"path": {str(grey)!r}}})
+        label, latency_ms, view, _, message = app.predict_all([slot], {{"path": {str(grey)!r}}})
         assert label == "No hand found" and view is None, (label, message)
         machine = app.SpellingMachine()
         machine.feed([("H", 0.9, t / 10) for t in range(10)] + [("I", 0.9, 1 + t / 10) for t in range(10)])

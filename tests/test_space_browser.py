@@ -81,6 +81,8 @@ def test_upload_and_live_webcam_in_the_browser_show_the_labels(tmp_path, monkeyp
         assert "Custom CNN" in labels[0] and expected["cnn"] in labels[0].splitlines(), labels[0]
         assert "MobileNetV2" in labels[1] and expected["mobilenetv2"] in labels[1].splitlines(), labels[1]
         assert "%" in labels[0] and "%" in labels[1]  # the confidence bars are rendered
+        verdict = driver.find_element(By.ID, "verdict-0").text  # the headline: the letter, or "Unsure" with two guesses
+        assert verdict == expected["cnn"] or (verdict.startswith("⚠️ Unsure: ") and expected["cnn"] in verdict), verdict
         if mediapipe_available():  # without it the page reports the landmark model as not loaded
             landmarks = load_classifier(models["landmarks"]).predict_with_hands([Image.open(photo)], top_k=1)[0]
             assert landmarks.hand_found is False  # a flat grey photo: the certain answer
