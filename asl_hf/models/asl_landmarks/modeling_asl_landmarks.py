@@ -71,8 +71,13 @@ class AslLandmarksForImageClassification(AslLandmarksPreTrainedModel):
                 "make them with the model's image processor"
             )
 
+    def embed(self, landmarks: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's output for ``(batch, num_landmarks, num_coordinates)`` landmarks: the features the
+        classifier reads (a calibration to one person compares hands there)."""
+        return self.mlp(landmarks.flatten(1).to(self.classifier.weight.dtype))
+
     def _logits(self, landmarks: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.mlp(landmarks.flatten(1).to(self.classifier.weight.dtype)))
+        return self.classifier(self.embed(landmarks))
 
     def forward(
         self,

@@ -1,0 +1,236 @@
+"""Your hand: adapt a trained hand-landmark model to one person from a few labelled photos, without retraining it.
+
+A :class:`Calibration` holds the person's hands as the model sees them: the normalised 21 landmarks of each calibration
+photo (never the photo) and its letter. Bound to a model, the examples become points in the model's own feature space
+(the output of its last hidden layer), and each new frame is compared with them: the nearest example of each calibrated
+letter gives a distance, a softmax over those distances and a "none of these" option (a reject distance) gives the
+calibration's vote, and the vote is mixed with the model's own probabilities::
+
+    q = softmax([-d_c / T for each calibrated letter c] + [-d_reject / T])
+    p(c) = (1 - w) p_model(c) + w (q_c + q_reject p_model(c))      (q_c = 0 for letters not calibrated)
+
+so letters the person did not calibrate stay reachable through the model, a frame unlike every example (q_reject near 1)
+keeps the model's answer, and the result is still a probability distribution. Distances are cosine distances between
+feature vectors; the frame's mirror image counts too (the model's test-time augmentation classifies both), and the
+smaller distance wins. A frame without a hand keeps the model's no-hand answer. The file is a small safetensors file
+(landmarks and labels, settings and the landmark layout in its metadata); it never changes the model's files, and it
+works with any landmark model of the same landmark layout and classes (the features are recomputed at load time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core.errors import AslError
+
+FORMAT = "asl_hf.calibration"
+VERSION = 1
+FILE_SUFFIX = ".safetensors"
+
+
+class CalibrationError(AslError):
+    """A calibration cannot be built, read or used with this model (names the file or the problem)."""
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """How strongly the person's examples count, chosen by leave-one-person-out on two signers (README)."""
+
+    weight: float = 0.7
+    """``w``: the share of the probability the calibration decides (the model keeps ``1 - w``)."""
+    temperature: float = 0.02
+    """``T``: cosine distances are divided by it before the softmax (small: the nearest letter dominates)."""
+    reject_distance: float = 0.1
+    """``d_reject``: a frame farther than this from every example leans back on the model's own answer."""
+
+
+@dataclass
+class Calibration:
+    """One person's calibration examples: normalised landmarks (``(n, 21, 3)``) and each one's class name."""
+
+    landmarks: np.ndarray
+    labels: list[str]
+    settings: CalibrationSettings = field(default_factory=CalibrationSettings)
+    person: str = ""
+    layout: dict = field(default_factory=dict)
+    """The landmark layout the examples were normalised with (points, coordinates, canonical handedness)."""
+    no_hand: dict[str, int] = field(default_factory=dict)
+    """Per class, how many of the given photos had no hand found (reported, not stored as examples)."""
+
+    def __post_init__(self):
+        self.landmarks = np.asarray(self.landmarks, np.float32).reshape(len(self.labels), -1, 3)
+        self._bound: dict[int, BoundCalibration] = {}
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(set(self.labels))
+
+    def counts(self) -> dict[str, int]:
+        """Examples per class."""
+        return {name: self.labels.count(name) for name in self.classes}
+
+    # --- the file -----------------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the calibration as one safetensors file (landmarks and label ids as tensors, the rest as metadata)."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        vocabulary = sorted(set(self.labels))
+        tensors = {"landmarks": torch.from_numpy(np.ascontiguousarray(self.landmarks)),
+                   "label_ids": torch.tensor([vocabulary.index(name) for name in self.labels], dtype=torch.int64)}
+        metadata = {"format": FORMAT, "version": str(VERSION), "labels": json.dumps(vocabulary), "person": self.person,
+                    "settings": json.dumps(asdict(self.settings)), "layout": json.dumps(self.layout),
+                    "no_hand": json.dumps(self.no_hand)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(path), metadata=metadata)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Calibration:
+        """Read a file written by :meth:`save`; anything else is a one-line :class:`CalibrationError`."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise CalibrationError(f"{path}: no such calibration file")
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+                tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        except Exception as error:  # safetensors raises its own error types for a file that is not one of its files
+            raise CalibrationError(f"{path}: not a calibration file (not readable as safetensors: {type(error).__name__})") from None
+        if metadata.get("format") != FORMAT or {"landmarks", "label_ids"} - set(tensors):
+            raise CalibrationError(f"{path}: not an asl_hf calibration file (made by scripts/calibrate.py or the Space)")
+        if int(metadata.get("version", 0)) > VERSION:
+            raise CalibrationError(f"{path}: calibration format {metadata['version']} is newer than this asl_hf reads ({VERSION})")
+        vocabulary = json.loads(metadata["labels"])
+        return cls(tensors["landmarks"].float().numpy(), [vocabulary[i] for i in tensors["label_ids"].tolist()],
+                   CalibrationSettings(**json.loads(metadata.get("settings") or "{}")), metadata.get("person", ""),
+                   json.loads(metadata.get("layout") or "{}"), json.loads(metadata.get("no_hand") or "{}"))
+
+    # --- with a model -------------------------------------------------------------------------------------------
+    def check(self, classifier) -> None:
+        """Refuse a model this calibration cannot serve: not a landmark model, another landmark layout, other classes."""
+        if not classifier.detects_hands:
+            raise CalibrationError("calibration works with the hand-landmark model only: this model classifies whole photos, "
+                                   "not hand landmarks")
+        layout = landmark_layout(classifier)
+        if self.layout and self.layout != layout:
+            raise CalibrationError(f"this calibration was made for another landmark layout ({self.layout}); this model uses {layout}")
+        unknown = sorted(set(self.labels) - set(classifier.labels))
+        if unknown:
+            raise CalibrationError(f"this calibration has classes the model does not know: {', '.join(unknown)}")
+
+    def bind(self, classifier) -> BoundCalibration:
+        """The calibration in this model's feature space (computed once per model and kept)."""
+        key = id(classifier.model)
+        if key not in self._bound:
+            self.check(classifier)
+            features = landmark_features(classifier, torch.from_numpy(self.landmarks)) if len(self.labels) else None
+            self._bound[key] = BoundCalibration(self, classifier.labels, features)
+        return self._bound[key]
+
+
+def landmark_layout(classifier) -> dict:
+    """What the calibration's landmarks depend on: the model's points and coordinates, and the processor's mirroring."""
+    config = classifier.model.config
+    return {"num_landmarks": int(config.num_landmarks), "num_coordinates": int(config.num_coordinates),
+            "canonical_handedness": str(getattr(classifier.processor, "canonical_handedness", "Left"))}
+
+
+@torch.inference_mode()
+def landmark_features(classifier, landmarks: torch.Tensor) -> torch.Tensor:
+    """Unit-length features of the model's last hidden layer for normalised landmarks ``(n, 21, 3)``."""
+    features = classifier.model.embed(landmarks.to(classifier.device)).float().cpu()
+    return torch.nn.functional.normalize(features, dim=-1)
+
+
+def mirrored(landmarks: torch.Tensor) -> torch.Tensor:
+    flipped = landmarks.clone()
+    flipped[..., 0] = -flipped[..., 0]
+    return flipped
+
+
+class BoundCalibration:
+    """A calibration's examples as features of one model, ready to adjust its probabilities."""
+
+    def __init__(self, calibration: Calibration, model_labels: Sequence[str], features: torch.Tensor | None):
+        self.settings = calibration.settings
+        self.features = features
+        label2id = {name: i for i, name in enumerate(model_labels)}
+        self.class_ids = torch.tensor([label2id[name] for name in calibration.classes], dtype=torch.long)
+        slots = {name: i for i, name in enumerate(calibration.classes)}
+        self.slot_of_example = torch.tensor([slots[name] for name in calibration.labels], dtype=torch.long)
+
+    def adjust(self, probabilities: torch.Tensor, features: torch.Tensor, mirrored_features: torch.Tensor) -> torch.Tensor:
+        """Calibrated probabilities ``(n, C)`` for frames with a hand, from the model's probabilities and the frames'
+        unit features (and their mirror images')."""
+        if self.features is None or not len(probabilities):
+            return probabilities
+        settings = self.settings
+        similarity = torch.maximum(features @ self.features.T, mirrored_features @ self.features.T)  # (n, examples)
+        distance = 1.0 - similarity
+        nearest = torch.full((len(distance), len(self.class_ids)), float("inf"))
+        nearest = nearest.scatter_reduce(1, self.slot_of_example.expand(len(distance), -1), distance, reduce="amin")
+        scores = torch.cat([-nearest, torch.full((len(distance), 1), -settings.reject_distance)], dim=1) / settings.temperature
+        vote = scores.softmax(-1)
+        adjusted = (1.0 - settings.weight + settings.weight * vote[:, -1:]) * probabilities
+        adjusted[:, self.class_ids] += settings.weight * vote[:, :-1]
+        return adjusted
+
+
+# --- building one ---------------------------------------------------------------------------------------------------
+def build_calibration(classifier, photos: Mapping[str, Sequence], person: str = "",
+                      settings: CalibrationSettings | None = None) -> Calibration:
+    """A calibration from ``{class name: [photos]}`` of one person (PIL images); photos without a found hand are
+    counted in ``no_hand`` and left out. Unknown class names are a :class:`CalibrationError`."""
+    if not classifier.detects_hands:
+        raise CalibrationError("calibration works with the hand-landmark model only: this model classifies whole photos")
+    unknown = sorted(set(photos) - set(classifier.labels))
+    if unknown:
+        raise CalibrationError(f"unknown class names {unknown}; the model's classes are {', '.join(classifier.labels)}")
+    landmarks, labels, no_hand = [], [], {}
+    for name, images in photos.items():
+        detections = classifier.find_hands([classifier.as_image(image) for image in images])
+        found = [detection for detection in detections if detection is not None]
+        no_hand[name] = len(detections) - len(found)
+        landmarks += [classifier.processor.normalise(detection) for detection in found]
+        labels += [name] * len(found)
+    array = np.stack(landmarks) if landmarks else np.zeros((0, 21, 3), np.float32)
+    return Calibration(array, labels, settings or CalibrationSettings(), person, landmark_layout(classifier), no_hand)
+
+
+def photos_from_folder(folder: str | os.PathLike, known_labels: Sequence[str]) -> dict[str, list]:
+    """``{class: [PIL images]}`` from ``folder/<CLASS>/<images>``: an empty folder, a class folder the model does not
+    know and an unreadable image are one-line errors naming them."""
+    from ..core.constants import IMAGE_EXTENSIONS
+    from ..core.images import open_image
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise CalibrationError(f"{root}: not a folder (expected <folder>/<CLASS>/<photos>)")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    unknown = [p.name for p in class_dirs if p.name not in set(known_labels)]
+    if unknown:
+        raise CalibrationError(f"{root}: class folders {unknown} are not classes of the model (it knows {', '.join(known_labels)})")
+    photos = {}
+    for class_dir in class_dirs:
+        files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+        if files:
+            photos[class_dir.name] = [open_image(path, f"{class_dir.name}/{path.name}") for path in files]
+    if not photos:
+        raise CalibrationError(f"{root}: no photos (expected <folder>/<CLASS>/<photos>, classes {', '.join(known_labels)})")
+    return photos
+
+
+__all__ = [
+    "BoundCalibration", "Calibration", "CalibrationError", "CalibrationSettings", "build_calibration", "landmark_features",
+    "landmark_layout", "mirrored", "photos_from_folder",
+]
