@@ -77,43 +77,50 @@ class Calibration:
         return {name: self.labels.count(name) for name in self.classes}
 
     # --- the file -----------------------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the calibration as one safetensors file (landmarks and label ids as tensors, the rest as metadata)."""
-        from safetensors.torch import save_file
+    def to_bytes(self) -> bytes:
+        """The calibration as safetensors bytes: landmarks and label ids as tensors, the rest as metadata."""
+        from safetensors.torch import save
 
-        path = Path(path)
         vocabulary = sorted(set(self.labels))
         tensors = {"landmarks": torch.from_numpy(np.ascontiguousarray(self.landmarks)),
                    "label_ids": torch.tensor([vocabulary.index(name) for name in self.labels], dtype=torch.int64)}
         metadata = {"format": FORMAT, "version": str(VERSION), "labels": json.dumps(vocabulary), "person": self.person,
                     "settings": json.dumps(asdict(self.settings)), "layout": json.dumps(self.layout),
                     "no_hand": json.dumps(self.no_hand)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(path), metadata=metadata)
-        return path
+        return save(tensors, metadata=metadata)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Calibration:
-        """Read a file written by :meth:`save`; anything else is a one-line :class:`CalibrationError`."""
-        from safetensors import safe_open
+    def from_bytes(cls, data: bytes, name: str = "calibration") -> Calibration:
+        """Read :meth:`to_bytes`' output; anything else is a one-line :class:`CalibrationError` naming ``name``."""
+        from safetensors.torch import load
 
-        path = Path(path)
-        if not path.is_file():
-            raise CalibrationError(f"{path}: no such calibration file")
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                metadata = handle.metadata() or {}
-                tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-        except Exception as error:  # safetensors raises its own error types for a file that is not one of its files
-            raise CalibrationError(f"{path}: not a calibration file (not readable as safetensors: {type(error).__name__})") from None
-        if metadata.get("format") != FORMAT or {"landmarks", "label_ids"} - set(tensors):
-            raise CalibrationError(f"{path}: not an asl_hf calibration file (made by scripts/calibrate.py or the Space)")
+        metadata = _safetensors_metadata(data, name)
+        if metadata.get("format") != FORMAT:
+            raise CalibrationError(f"{name}: not an asl_hf calibration file (made by scripts/calibrate.py or the Space)")
         if int(metadata.get("version", 0)) > VERSION:
-            raise CalibrationError(f"{path}: calibration format {metadata['version']} is newer than this asl_hf reads ({VERSION})")
+            raise CalibrationError(f"{name}: calibration format {metadata['version']} is newer than this asl_hf reads ({VERSION})")
+        tensors = load(data)
+        if {"landmarks", "label_ids"} - set(tensors):
+            raise CalibrationError(f"{name}: not an asl_hf calibration file (no landmarks in it)")
         vocabulary = json.loads(metadata["labels"])
         return cls(tensors["landmarks"].float().numpy(), [vocabulary[i] for i in tensors["label_ids"].tolist()],
                    CalibrationSettings(**json.loads(metadata.get("settings") or "{}")), metadata.get("person", ""),
                    json.loads(metadata.get("layout") or "{}"), json.loads(metadata.get("no_hand") or "{}"))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the calibration to one ``.safetensors`` file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.to_bytes())
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Calibration:
+        """Read a file written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise CalibrationError(f"{path}: no such calibration file")
+        return cls.from_bytes(path.read_bytes(), str(path))
 
     # --- with a model -------------------------------------------------------------------------------------------
     def check(self, classifier) -> None:
@@ -136,6 +143,18 @@ class Calibration:
             features = landmark_features(classifier, torch.from_numpy(self.landmarks)) if len(self.labels) else None
             self._bound[key] = BoundCalibration(self, classifier.labels, features)
         return self._bound[key]
+
+
+def _safetensors_metadata(data: bytes, name: str) -> dict:
+    """The ``__metadata__`` of safetensors bytes (an 8-byte little-endian header length, then a JSON header)."""
+    try:
+        length = int.from_bytes(data[:8], "little")
+        if not 0 < length <= len(data) - 8:
+            raise ValueError("bad header length")
+        header = json.loads(data[8 : 8 + length])
+    except (ValueError, UnicodeDecodeError):
+        raise CalibrationError(f"{name}: not a calibration file (not a safetensors file)") from None
+    return header.get("__metadata__") or {} if isinstance(header, dict) else {}
 
 
 def landmark_layout(classifier) -> dict:
