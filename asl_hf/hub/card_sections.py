@@ -121,7 +121,7 @@ def _augmentation_table(run: TrainingRun) -> str:
 COMMON_SETTINGS = [("per_device_train_batch_size", "Batch size per device"), ("gradient_accumulation_steps", "Gradient accumulation"),
                    ("weight_decay", "Weight decay (AdamW)"), ("lr_scheduler_type", "Schedule"), ("num_warmup_steps", "Warm-up steps"),
                    ("label_smoothing", "Label smoothing"), ("max_grad_norm", "Gradient clipping"), ("mixed_precision", "Mixed precision"),
-                   ("seed", "Seed")]
+                   ("balance_sources", "Sources balanced in sampling"), ("seed", "Seed")]
 
 
 def _phases(run: TrainingRun) -> str:

@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--zoom", type=float, default=0.1, help="augmentation zoom range, +-fraction (landmark model: per-axis scale)")
     data.add_argument("--landmark_noise", type=float, default=0.02, help="landmark model: per-point noise, fraction of the hand's size")
     data.add_argument("--color_jitter", type=float, default=0.2, help="brightness/contrast/saturation jitter")
+    data.add_argument("--balance_sources", dest="balance_sources", action="store_true", default=None,
+                      help="draw training examples so that every source folder carries the same weight (default for the "
+                           "landmark model: one signer's 3,480 photos would otherwise outweigh two new people's 1,000)")
+    data.add_argument("--no_balance_sources", dest="balance_sources", action="store_false",
+                      help="draw training examples uniformly, whatever their source")
 
     train = parser.add_argument_group("optimisation")
     train.add_argument("--output_dir", required=True)
@@ -69,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight_decay", type=float, default=0.01)
     train.add_argument("--num_train_epochs", type=int, default=None,
                        help="epochs (MobileNetV2: of phase 1, the frozen backbone); default 50 for the CNN, 2 for MobileNetV2, "
-                            "300 for the landmark model (tuned on the real ASL Alphabet sample, see README)")
+                            "100 for the landmark model (chosen on real photos, see README)")
     train.add_argument("--max_train_steps", type=int, default=None, help="stop after this many optimiser steps in total")
     train.add_argument("--gradient_accumulation_steps", type=int, default=1)
     train.add_argument("--lr_scheduler_type", choices=["cosine", "linear", "constant"], default="cosine")
@@ -114,7 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--push_to_hub needs --hub_model_id user/name")
     landmarks = args.model == "landmarks"
     if args.num_train_epochs is None:
-        args.num_train_epochs = 2 if args.model == "mobilenetv2" else 300 if landmarks else 50
+        args.num_train_epochs = 2 if args.model == "mobilenetv2" else 100 if landmarks else 50
     if args.per_device_train_batch_size is None:
         args.per_device_train_batch_size = 128 if landmarks else 32
     mobilenet = args.model == "mobilenetv2"
@@ -126,6 +131,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.shear = 10.0 if mobilenet else 5.0
     if args.label_smoothing is None:
         args.label_smoothing = 0.0 if args.model == "mobilenetv2" else 0.1
+    if args.balance_sources is None:
+        args.balance_sources = landmarks
     if args.learning_rate is None:
         args.learning_rate = 2e-3 if args.model in ("cnn", "landmarks") else 1e-3
     return args

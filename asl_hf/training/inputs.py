@@ -41,6 +41,8 @@ class TrainingData:
     num_workers: int
     train_collate: Callable = collate
     eval_collate: Callable = collate
+    train_weights: torch.Tensor | None = None
+    """Per-example sampling weights of ``train`` (``--balance_sources``), or None for a uniform shuffle."""
 
     def hand_found(self) -> dict[str, list[bool]]:
         """Landmark inputs: which validation/test photos had a hand (the rest are answered with the no-hand label)."""
@@ -69,6 +71,24 @@ def _use_preload(inputs: InputSpec, bundle: ModelBundle, splits) -> bool:
     return fits_in_memory(images, bundle.spec.height, bundle.spec.width)
 
 
+def source_weights(source_ids: torch.Tensor) -> torch.Tensor:
+    """A sampling weight per example so that each source's examples add up to the same total."""
+    _, inverse, counts = torch.unique(source_ids, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse].double()
+
+
+def _train_sources(split) -> torch.Tensor | None:
+    """The training split's source ids (None without a ``source`` column)."""
+    return torch.as_tensor(split["source"]) if "source" in split.features else None
+
+
+def with_balance(data: TrainingData, inputs: InputSpec, sources: torch.Tensor | None) -> TrainingData:
+    """``data`` with per-example weights that balance the sources, when asked for and there is more than one source."""
+    if inputs.balance_sources and sources is not None and len(torch.unique(sources)) > 1:
+        data.train_weights = source_weights(sources)
+    return data
+
+
 def landmark_data(inputs: InputSpec, bundle: ModelBundle, splits, accelerator: Accelerator) -> TrainingData:
     """Landmarks of every photo, found once by the model's processor; training keeps the photos with a hand."""
     with accelerator.main_process_first():  # the first process fills the datasets cache, the others read it
@@ -77,8 +97,10 @@ def landmark_data(inputs: InputSpec, bundle: ModelBundle, splits, accelerator: A
     accelerator.print(f"Hands found: {rates} of the photos (training uses only those; evaluation counts the rest as no-hand)")
     if not sets["train"].hand_found.any():
         raise AslError("the hand detector found no hand in any training photo: the landmark model needs photos of hands")
-    return TrainingData(sets["train"].with_hands(), {name: sets[name] for name in EVAL_SPLITS}, bundle.model, "landmarks", 0,
+    data = TrainingData(sets["train"].with_hands(), {name: sets[name] for name in EVAL_SPLITS}, bundle.model, "landmarks", 0,
                         train_collate=LandmarkCollate(inputs.landmark_augmentation), eval_collate=LandmarkCollate())
+    sources = _train_sources(splits["train"])
+    return with_balance(data, inputs, None if sources is None else sources[sets["train"].hand_found])
 
 
 def cached_feature_data(inputs: InputSpec, bundle: ModelBundle, splits, device: torch.device, show: bool) -> TrainingData:
@@ -117,10 +139,12 @@ def build_training_data(inputs: InputSpec, bundle: ModelBundle, splits, accelera
         return landmark_data(inputs, bundle, splits, accelerator)
     show = accelerator.is_local_main_process and show_progress
     if _use_feature_cache(inputs, bundle, splits, accelerator.device):
-        return cached_feature_data(inputs, bundle, splits, accelerator.device, show)
-    if _use_preload(inputs, bundle, splits):
-        return preloaded_data(inputs, bundle, splits, show)
-    return streaming_data(inputs, bundle, splits)
+        data = cached_feature_data(inputs, bundle, splits, accelerator.device, show)
+    elif _use_preload(inputs, bundle, splits):
+        data = preloaded_data(inputs, bundle, splits, show)
+    else:
+        data = streaming_data(inputs, bundle, splits)
+    return with_balance(data, inputs, _train_sources(splits["train"]))  # every path keeps the split's order
 
 
 __all__ = ["TrainingData", "build_training_data"]

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
 from accelerate.utils import ProjectConfiguration, set_seed
 from safetensors.torch import load_file
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 from tqdm.auto import tqdm
 
 from ..core.constants import CLASS_NAMES
@@ -76,11 +76,16 @@ def start_run(run: RunSpec, schedule: ScheduleSpec, model_name: str) -> Accelera
     return accelerator
 
 
-def data_loaders(data: TrainingData, inputs: InputSpec) -> tuple[DataLoader, dict[str, DataLoader]]:
+def data_loaders(data: TrainingData, inputs: InputSpec, seed: int) -> tuple[DataLoader, dict[str, DataLoader]]:
+    """Training batches (shuffled, or drawn by source-balancing weights) and evaluation batches (in split order)."""
     loader_kwargs = {"num_workers": data.num_workers, "persistent_workers": data.num_workers > 0}
+    order = {"shuffle": True}
+    if data.train_weights is not None:
+        generator = torch.Generator().manual_seed(seed)
+        order = {"sampler": WeightedRandomSampler(data.train_weights, len(data.train), replacement=True, generator=generator)}
     # drop_last: a last batch of one image would break BatchNorm's batch statistics (the CNN's dense layer)
-    train = DataLoader(data.train, batch_size=inputs.train_batch_size, shuffle=True, collate_fn=data.train_collate,
-                       drop_last=len(data.train) > inputs.train_batch_size, **loader_kwargs)
+    train = DataLoader(data.train, batch_size=inputs.train_batch_size, collate_fn=data.train_collate,
+                       drop_last=len(data.train) > inputs.train_batch_size, **order, **loader_kwargs)
     evals = {name: DataLoader(ds, batch_size=inputs.eval_batch_size, collate_fn=data.eval_collate, **loader_kwargs)
              for name, ds in data.evals.items()}
     return train, evals
@@ -146,7 +151,7 @@ class Prepared:
 
 def prepare(accelerator: Accelerator, bundle: ModelBundle, data: TrainingData, plan: TrainingPlan) -> Prepared:
     """Optimiser, data loaders and the per-phase learning-rate schedule, prepared by Accelerate."""
-    train_dl, eval_dls = data_loaders(data, plan.inputs)
+    train_dl, eval_dls = data_loaders(data, plan.inputs, plan.run.seed)
     optimizer, group_names, base_lrs = make_optimiser(plan.optim, bundle)
     model, optimizer, train_dl, *prepared_eval = accelerator.prepare(data.module, optimizer, train_dl, *eval_dls.values())
     schedule = plan.schedule

@@ -83,6 +83,8 @@ class InputSpec:
     num_workers: int | None = None
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     landmark_augmentation: LandmarkAugmentation = field(default_factory=LandmarkAugmentation)
+    balance_sources: bool = False
+    """Draw training examples so that every source (raw folder) carries the same weight, whatever its size."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ class TrainingPlan:
             optim=OptimSpec(args.weight_decay, args.label_smoothing, args.max_grad_norm),
             inputs=InputSpec(args.per_device_train_batch_size, args.per_device_eval_batch_size, args.preload_images,
                              args.cache_frozen_features, args.feature_cache_views, args.dataloader_num_workers,
-                             _pixel_augmentation(args), LandmarkAugmentation(args.rotation, args.zoom, args.landmark_noise)),
+                             _pixel_augmentation(args), LandmarkAugmentation(args.rotation, args.zoom, args.landmark_noise),
+                             args.balance_sources),
             run=RunSpec(args.output_dir, args.overwrite_output_dir, args.resume_from_checkpoint, _checkpointing(args.checkpointing_steps),
                         args.report_to, args.project_name, args.mixed_precision, args.seed, not args.no_progress,
                         not args.no_temperature_scaling),
