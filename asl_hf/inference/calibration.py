@@ -2,9 +2,9 @@
 
 A :class:`Calibration` holds the person's hands as the model sees them: the normalised 21 landmarks of each calibration
 photo (never the photo) and its letter. Bound to a model, the examples become points in the model's own feature space
-(the output of its last hidden layer), and each new frame is compared with them: the nearest example of each calibrated
-letter gives a distance, a softmax over those distances and a "none of these" option (a reject distance) gives the
-calibration's vote, and the vote is mixed with the model's own probabilities::
+(its hidden layers' outputs, each scaled to unit length and concatenated), and each new frame is compared with them: the
+nearest example of each calibrated letter gives a distance, a softmax over those distances and a "none of these" option
+(a reject distance) gives the calibration's vote, and the vote is mixed with the model's own probabilities::
 
     q = softmax([-d_c / T for each calibrated letter c] + [-d_reject / T])
     p(c) = (1 - w) p_model(c) + w (q_c + q_reject p_model(c))      (q_c = 0 for letters not calibrated)
@@ -12,7 +12,9 @@ calibration's vote, and the vote is mixed with the model's own probabilities::
 so letters the person did not calibrate stay reachable through the model, a frame unlike every example (q_reject near 1)
 keeps the model's answer, and the result is still a probability distribution. Distances are cosine distances between
 feature vectors; the frame's mirror image counts too (the model's test-time augmentation classifies both), and the
-smaller distance wins. A frame without a hand keeps the model's no-hand answer. The file is a small safetensors file
+smaller distance wins. While a calibration is in use, the model's own answer weighs its mirrored view at half
+(``max(p(x), 0.5 p(mirror x))``): a person who calibrated shows their own hand, not its mirror image. A frame without a
+hand keeps the model's no-hand answer. The file is a small safetensors file
 (landmarks and labels, settings and the landmark layout in its metadata); it never changes the model's files, and it
 works with any landmark model of the same landmark layout and classes (the features are recomputed at load time).
 """
@@ -45,10 +47,12 @@ class CalibrationSettings:
 
     weight: float = 0.7
     """``w``: the share of the probability the calibration decides (the model keeps ``1 - w``)."""
-    temperature: float = 0.02
+    temperature: float = 0.05
     """``T``: cosine distances are divided by it before the softmax (small: the nearest letter dominates)."""
     reject_distance: float = 0.1
     """``d_reject``: a frame farther than this from every example leans back on the model's own answer."""
+    mirror_weight: float = 0.5
+    """The model's own answer while calibrated: ``max(p(x), mirror_weight * p(mirror x))``, renormalised."""
 
 
 @dataclass
@@ -166,15 +170,28 @@ def landmark_layout(classifier) -> dict:
 
 @torch.inference_mode()
 def landmark_features(classifier, landmarks: torch.Tensor) -> torch.Tensor:
-    """Unit-length features of the model's last hidden layer for normalised landmarks ``(n, 21, 3)``."""
-    features = classifier.model.embed(landmarks.to(classifier.device)).float().cpu()
-    return torch.nn.functional.normalize(features, dim=-1)
+    """The features a calibration compares: each hidden layer's output for ``(n, 21, 3)`` normalised landmarks, scaled
+    to unit length and concatenated (divided by the square root of the layer count, so the whole is unit length too)."""
+    layers = classifier.model.hidden_layers(landmarks.to(classifier.device))
+    units = [torch.nn.functional.normalize(layer.float().cpu(), dim=-1) for layer in layers]
+    return torch.cat(units, dim=-1) / len(units) ** 0.5
 
 
 def mirrored(landmarks: torch.Tensor) -> torch.Tensor:
     flipped = landmarks.clone()
     flipped[..., 0] = -flipped[..., 0]
     return flipped
+
+
+@torch.inference_mode()
+def calibrated_probabilities(classifier, calibration: BoundCalibration, landmarks: torch.Tensor) -> torch.Tensor:
+    """Probabilities ``(n, C)`` of frames with a hand (their normalised landmarks) under a calibration."""
+    model = classifier.model
+    both = torch.cat([landmarks, mirrored(landmarks)]).to(classifier.device)
+    probabilities = model.view_logits(both).float().cpu().softmax(-1)
+    features = landmark_features(classifier, both)
+    n = len(landmarks)
+    return calibration.adjust(probabilities[:n], probabilities[n:], features[:n], features[n:])
 
 
 class BoundCalibration:
@@ -188,19 +205,24 @@ class BoundCalibration:
         slots = {name: i for i, name in enumerate(calibration.classes)}
         self.slot_of_example = torch.tensor([slots[name] for name in calibration.labels], dtype=torch.long)
 
-    def adjust(self, probabilities: torch.Tensor, features: torch.Tensor, mirrored_features: torch.Tensor) -> torch.Tensor:
-        """Calibrated probabilities ``(n, C)`` for frames with a hand, from the model's probabilities and the frames'
-        unit features (and their mirror images')."""
-        if self.features is None or not len(probabilities):
-            return probabilities
+    def model_answer(self, probabilities: torch.Tensor, mirrored_probabilities: torch.Tensor) -> torch.Tensor:
+        """The model's probabilities with its mirrored view at ``mirror_weight``, renormalised."""
+        combined = torch.maximum(probabilities, self.settings.mirror_weight * mirrored_probabilities)
+        return combined / combined.sum(-1, keepdim=True)
+
+    def adjust(self, probabilities: torch.Tensor, mirrored_probabilities: torch.Tensor, features: torch.Tensor,
+               mirrored_features: torch.Tensor) -> torch.Tensor:
+        """Calibrated probabilities ``(n, C)`` from both views' probabilities and features (frames with a hand)."""
+        model = self.model_answer(probabilities, mirrored_probabilities)
+        if self.features is None or not len(model):
+            return model
         settings = self.settings
-        similarity = torch.maximum(features @ self.features.T, mirrored_features @ self.features.T)  # (n, examples)
-        distance = 1.0 - similarity
+        distance = 1.0 - torch.maximum(features @ self.features.T, mirrored_features @ self.features.T)  # (n, examples)
         nearest = torch.full((len(distance), len(self.class_ids)), float("inf"))
         nearest = nearest.scatter_reduce(1, self.slot_of_example.expand(len(distance), -1), distance, reduce="amin")
         scores = torch.cat([-nearest, torch.full((len(distance), 1), -settings.reject_distance)], dim=1) / settings.temperature
         vote = scores.softmax(-1)
-        adjusted = (1.0 - settings.weight + settings.weight * vote[:, -1:]) * probabilities
+        adjusted = (1.0 - settings.weight + settings.weight * vote[:, -1:]) * model
         adjusted[:, self.class_ids] += settings.weight * vote[:, :-1]
         return adjusted
 
@@ -250,6 +272,6 @@ def photos_from_folder(folder: str | os.PathLike, known_labels: Sequence[str]) -
 
 
 __all__ = [
-    "BoundCalibration", "Calibration", "CalibrationError", "CalibrationSettings", "build_calibration", "landmark_features",
-    "landmark_layout", "mirrored", "photos_from_folder",
+    "BoundCalibration", "Calibration", "CalibrationError", "CalibrationSettings", "build_calibration", "calibrated_probabilities",
+    "landmark_features", "landmark_layout", "mirrored", "photos_from_folder",
 ]

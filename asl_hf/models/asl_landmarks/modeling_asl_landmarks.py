@@ -71,13 +71,22 @@ class AslLandmarksForImageClassification(AslLandmarksPreTrainedModel):
                 "make them with the model's image processor"
             )
 
-    def embed(self, landmarks: torch.Tensor) -> torch.Tensor:
-        """The last hidden layer's output for ``(batch, num_landmarks, num_coordinates)`` landmarks: the features the
-        classifier reads (a calibration to one person compares hands there)."""
-        return self.mlp(landmarks.flatten(1).to(self.classifier.weight.dtype))
+    def hidden_layers(self, landmarks: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's output (after its ReLU) for ``(batch, num_landmarks, num_coordinates)`` landmarks; the last
+        is what the classifier reads. A calibration to one person compares hands in this space."""
+        hidden, outputs = landmarks.flatten(1).to(self.classifier.weight.dtype), []
+        for layer in self.mlp:
+            hidden = layer(hidden)
+            if isinstance(layer, nn.ReLU):
+                outputs.append(hidden)
+        return outputs
+
+    def view_logits(self, landmarks: torch.Tensor) -> torch.Tensor:
+        """The logits of these landmarks as they are (no mirrored test-time view, no no-hand rows)."""
+        return self.classifier(self.mlp(landmarks.flatten(1).to(self.classifier.weight.dtype)))
 
     def _logits(self, landmarks: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.embed(landmarks))
+        return self.view_logits(landmarks)
 
     def forward(
         self,
