@@ -171,13 +171,14 @@ def test_several_models_on_several_folders_print_one_table(model_dirs, subset_fo
         assert report["missing_classes"] == row["missing_classes"] and report["no_hand_found"] is None
         assert "eval_no_hand_found" not in results
 
-    header = "| model | data | images | accuracy | macro-F1 | no hand found | missing classes |"
+    header = "| model | data | images | accuracy | macro-F1 | ECE | no hand found | missing classes |"
     table = captured.out[captured.out.index(header):].splitlines()
     assert len(table) >= 6 and table[1].startswith("|:--")
     for line, row in zip(table[2:6], rows):
         cells = [cell.strip() for cell in line.strip("|").split("|")]
+        ece = row["expected_calibration_error"]
         assert cells == [row["model"], row["data"], str(row["images"]), f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}",
-                         "-", ", ".join(row["missing_classes"]) or "none"]  # pixel models never look for a hand
+                         f"{ece:.3f}", "-", ", ".join(row["missing_classes"]) or "none"]  # pixel models never look for a hand
         assert row["no_hand_found"] is None and row["no_hand_found_fraction"] is None
     assert f"Wrote the table to {out / 'evaluation_table.json'}" in captured.out
 
