@@ -1,0 +1,77 @@
+"""One video's hand, followed from frame to frame with MediaPipe Hands' own video mode.
+
+The photo path (:meth:`AslLandmarksImageProcessor.detect`) treats every image as unrelated: palm detection, then the
+landmark model, and up to six attempts (lite model, border, brightening) for a photo without a found hand. Frames of a
+video are related: MediaPipe's video mode (``static_image_mode=False``) runs palm detection only until it finds a hand,
+then only the landmark model, on the box it tracks from the previous frame's landmarks. A :class:`HandTracker` holds one
+such graph for one stream of frames in order (one video, one visitor's webcam): never share one between streams, since
+each frame is tracked from the last one it saw.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..models.asl_landmarks.image_processing_asl_landmarks import (
+    HandDetection,
+    as_rgb_array,
+    hand_from_result,
+    new_hands_graph,
+    run_hands_graph,
+)
+
+DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
+"""MediaPipe's default: below this hand-presence score on the tracked box, the next frame runs palm detection again."""
+
+
+class HandTracker:
+    """MediaPipe Hands in video mode for one stream of frames, created on the first frame and closed by :meth:`close`
+    (or the ``with`` block). The palm-detection threshold and the model (full or lite) are the landmark processor's
+    first detection attempt, the one the model was trained with.
+
+    A frame where tracking finds no hand gets no second try: the next frame runs palm detection again anyway, and a
+    fingerspelled letter is held for many frames, so a hand missed on one frame costs nothing the spelling machine sees,
+    while the photo path's six attempts would make every frame without a hand the slowest kind."""
+
+    def __init__(self, processor, min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE):
+        first = processor.detection_attempts[0] if processor.detection_attempts else {}
+        self.model_complexity = int(first.get("model_complexity", 1))
+        self.min_detection_confidence = float(processor.min_detection_confidence)
+        self.min_tracking_confidence = float(min_tracking_confidence)
+        self._graph = None
+        self._closed = False
+        self._lock = threading.Lock()
+        """Frames of one stream are tracked one at a time, even when a server hands them to two worker threads."""
+
+    def track(self, image) -> HandDetection | None:
+        """The hand in the next frame of the stream (PIL image or HxWx3 uint8 array), or None."""
+        rgb = as_rgb_array(image)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this HandTracker is closed; start a new stream for new frames")
+            if self._graph is None:
+                self._graph = new_hands_graph(False, self.model_complexity, self.min_detection_confidence, self.min_tracking_confidence)
+            result = run_hands_graph(self._graph, rgb)
+        height, width = rgb.shape[:2]
+        return hand_from_result(result, (height, width), 0, (width, height))
+
+    @property
+    def started(self) -> bool:
+        """Whether the MediaPipe graph exists (it is created on the first frame)."""
+        return self._graph is not None
+
+    def close(self) -> None:
+        """Release the MediaPipe graph (threads and models); further frames are an error. Closing twice is fine."""
+        with self._lock:
+            graph, self._graph, self._closed = self._graph, None, True
+        if graph is not None:
+            graph.close()
+
+    def __enter__(self) -> HandTracker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["DEFAULT_MIN_TRACKING_CONFIDENCE", "HandTracker"]
