@@ -161,6 +161,20 @@ def test_every_stream_has_its_own_tracker_and_a_closed_one_refuses_frames(classi
     second.close()
 
 
+@needs_mediapipe
+def test_a_frame_without_a_tracked_hand_gets_one_brightened_photo_attempt(classifier, monkeypatch):
+    from asl_hf.inference.hands import DEFAULT_FALLBACK
+
+    calls = []
+    real = classifier.processor.detect
+    monkeypatch.setattr(classifier.processor, "detect", lambda image, attempts=None: calls.append(attempts) or real(image, attempts))
+    with classifier.stream() as stream:
+        assert stream.predict(flat()).hand_found is False
+    with classifier.stream(fallback=None) as stream:
+        assert stream.predict(flat()).hand_found is False
+    assert calls == [[DEFAULT_FALLBACK]]  # once, with the one attempt, and only where the fallback is on
+
+
 def test_a_pixel_model_stream_classifies_each_frame_as_a_photo(tmp_path):
     from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor
 

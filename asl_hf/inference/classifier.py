@@ -75,8 +75,9 @@ class ImageClassifier:
         """Class names in label-id order (the model's ``id2label``)."""
         self.onnx = None
         """A checked ONNX Runtime session for the pixel model's forward pass (:meth:`use_onnx`), or None: eager PyTorch."""
-        self.runtime_note = ""
-        """Why the forward pass runs where it does, in words (e.g. why not ONNX Runtime); set by ``load_classifier``."""
+        self.runtime_note = "PyTorch"
+        """Which runtime computes the logits and why, in words: ``ONNX Runtime (model.onnx)`` or ``PyTorch (<why not
+        ONNX Runtime>)``; set by ``load_classifier``."""
 
     @property
     def runtime(self) -> str:
@@ -88,7 +89,8 @@ class ImageClassifier:
         the caller); None goes back to eager PyTorch."""
         if onnx is not None and self.detects_hands:
             raise ValueError("the hand-landmark model's forward pass runs in PyTorch (its MLP is not exported)")
-        self.onnx, self.runtime_note = onnx, note
+        self.onnx = onnx
+        self.runtime_note = note or ("ONNX Runtime" if onnx is not None else "PyTorch")
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -206,14 +208,15 @@ class ImageClassifier:
         and a photo without a hand: only ``(no_hand_label, 1.0)``; :meth:`predict_with_hands` says which)."""
         return [prediction.top for prediction in self.predict_with_hands(images, top_k)]
 
-    def stream(self):
+    def stream(self, **tracker_options):
         """A :class:`~asl_hf.inference.stream.FrameStream` for the ordered frames of ONE video or webcam stream:
-        a landmark model tracks the hand from frame to frame (MediaPipe's video mode) instead of searching each frame
-        as a new photo; a pixel model classifies each frame as it would a photo. Close it when the stream ends
+        a landmark model tracks the hand from frame to frame (MediaPipe's video mode; ``tracker_options`` go to
+        :class:`~asl_hf.inference.hands.HandTracker`) instead of searching each frame as a new photo; a pixel model
+        classifies each frame as it would a photo. Close it when the stream ends
         (``with classifier.stream() as stream: ...``); never share one between streams."""
         from .stream import FrameStream
 
-        return FrameStream(self)
+        return FrameStream(self, **tracker_options)
 
     def draw(self, image: Image.Image, detection, crop_margin: float | None = 0.25) -> Image.Image:
         """What a landmark model looked at: the photo with the found hand's 21 points drawn, cropped to the hand."""

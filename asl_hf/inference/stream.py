@@ -24,10 +24,11 @@ class FrameStream:
     """One stream's frames, in order, through one classifier: the same answers as the classifier's own calls, except
     that a landmark model's hand comes from tracking. Not for unrelated photos (use the classifier itself)."""
 
-    def __init__(self, classifier):
+    def __init__(self, classifier, **tracker_options):
         self.classifier = classifier
-        self.tracker = HandTracker(classifier.processor) if classifier.detects_hands else None
-        """The stream's hand tracker (landmark models), None for pixel models."""
+        self.tracker = HandTracker(classifier.processor, **tracker_options) if classifier.detects_hands else None
+        """The stream's hand tracker (landmark models; ``tracker_options`` go to :class:`HandTracker`), None for pixel
+        models."""
 
     @property
     def labels(self) -> list[str]:

@@ -244,16 +244,16 @@ class AslLandmarksImageProcessor(BaseImageProcessor):
         self.detection_attempts = [dict(a) for a in (detection_attempts or DEFAULT_DETECTION_ATTEMPTS)]
         self.canonical_handedness = canonical_handedness
 
-    def detect(self, image) -> HandDetection | None:
-        """The hand in one photo, or None when no attempt finds one."""
+    def detect(self, image, attempts: list[dict] | None = None) -> HandDetection | None:
+        """The hand in one photo, or None when no attempt finds one (``attempts``: instead of ``detection_attempts``)."""
         rgb = as_rgb_array(image)
         height, width = rgb.shape[:2]
-        for attempt in self.detection_attempts:
+        for attempt in self.detection_attempts if attempts is None else attempts:
             pad = int(round(float(attempt.get("padding", 0.0)) * max(width, height)))
             source = rgb
             gamma = float(attempt.get("gamma", 1.0))
-            if gamma != 1.0:
-                source = (255.0 * (source / 255.0) ** gamma).round().astype(np.uint8)
+            if gamma != 1.0:  # a 256-entry table: the same values as the formula per pixel, without per-pixel powers
+                source = (255.0 * (np.arange(256) / 255.0) ** gamma).round().astype(np.uint8)[source]
             if pad:
                 fill = tuple(int(v) for v in rgb.reshape(-1, 3).mean(0))
                 source = np.asarray(ImageOps.expand(Image.fromarray(source), pad, fill=fill))
