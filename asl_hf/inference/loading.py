@@ -84,22 +84,22 @@ def _onnx_file(source: str, revision: str | None, token, online: bool) -> tuple[
     except EntryNotFoundError:
         return None, f"no {ONNX_FILE} in the repo" if online else f"no {ONNX_FILE} in the local cache (the Hub cannot be reached)"
     except Exception as error:  # noqa: BLE001 - an optional file: any failure means eager PyTorch, with the reason
-        return None, f"{ONNX_FILE} could not be fetched ({type(error).__name__})"
+        return None, f"{ONNX_FILE} could not be fetched: {type(error).__name__}"
 
 
 def choose_runtime(classifier: ImageClassifier, source: str, runtime: str, revision: str | None = None, token=None,
                    online: bool = True) -> None:
     """Give ``classifier`` the ONNX Runtime session of its ``model.onnx`` when ``runtime`` allows it and the file's
-    logits match the weights on probe images (:func:`checked_session`); else eager PyTorch, with the reason in
-    ``classifier.runtime_note``. ``runtime="onnx"`` turns every reason into a :class:`ModelLoadError`."""
+    logits match the weights on probe images (:func:`checked_session`); else eager PyTorch. ``classifier.runtime_note``
+    says which in words (``ONNX Runtime (model.onnx)``, ``PyTorch (<why not ONNX Runtime>)``). ``runtime="onnx"`` turns every reason into a :class:`ModelLoadError`."""
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if runtime == "eager":
-        classifier.use_onnx(None, "eager PyTorch, as asked")
+        classifier.use_onnx(None, "PyTorch (as asked)")
         return
     onnx, reason, path = None, "", None
     if classifier.detects_hands:
-        reason = "the hand-landmark model's MLP runs in PyTorch (a fraction of a millisecond next to MediaPipe)"
+        reason = "the hand-landmark MLP is not exported: it takes a fraction of a millisecond next to MediaPipe"
     elif classifier.device.type != "cpu":
         reason = f"ONNX Runtime is used on the CPU only (the model is on {classifier.device})"
     else:
@@ -109,7 +109,7 @@ def choose_runtime(classifier: ImageClassifier, source: str, runtime: str, revis
         onnx, reason = checked_session(path, classifier.model, probe)
     if onnx is None and runtime == "onnx":
         raise ModelLoadError(f"{source}: runtime 'onnx' cannot be used: {reason}")
-    classifier.use_onnx(onnx, f"ONNX Runtime ({ONNX_FILE})" if onnx is not None else f"eager PyTorch: {reason}")
+    classifier.use_onnx(onnx, f"ONNX Runtime ({ONNX_FILE})" if onnx is not None else f"PyTorch ({reason})")
 
 
 def load_classifier(

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from ..core.constants import CLASS_NAMES
 from ..core.errors import AslError, OutputExistsError
 from ..data.prepare import atomic_output_dir
+from ..inference.onnx_export import export_trained_model
 from .inputs import TrainingData, build_training_data
 from .model_factory import ModelBundle, build_model_bundle
 from .plan import InputSpec, OptimSpec, RunSpec, ScheduleSpec, TrainingPlan
@@ -358,6 +359,7 @@ def train(plan: TrainingPlan) -> dict:
     results.update(final_evaluation(accelerator, bundle, prepared, output_dir, data.hand_found(), plan.run.show_progress))
     if accelerator.is_main_process:
         write_outputs(output_dir, results, {**plan.recorded_args, **bundle.description}, data_info, state)
+        export_trained_model(output_dir, splits["test"], accelerator.print)  # model.onnx, checked on the test photos
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return results
