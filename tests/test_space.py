@@ -265,7 +265,7 @@ def test_readme_front_matter_and_requirements_match_the_app():
     assert meta["datasets"] == [app.DATASET_ID] and meta["license"] == "apache-2.0" and meta["python_version"] == "3.11"
     assert 0 < len(meta["short_description"]) <= 60  # the Hub rejects longer ones
     requirements = (SPACE_DIR / "requirements.txt").read_text()
-    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy", "av"):
+    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy", "av", "onnxruntime"):
         assert f"\n{package}" in requirements, package
     # The last MediaPipe with bundled hand models, and the protobuf it needs; the README says why.
     assert "\nmediapipe==0.10.14\n" in requirements and "\nprotobuf>=4.25.3,<5\n" in requirements
@@ -736,6 +736,7 @@ def test_the_pushed_space_runs_on_its_requirements_alone(tmp_path):
         assert asl_hf.__file__.startswith({str(staged)!r}), asl_hf.__file__
         for name in ("datasets", "accelerate", "evaluate", "sklearn"):
             assert importlib.util.find_spec(name) is None, name
+        import onnxruntime  # the pixel models' model.onnx runs there
         slot = app.load_slot("Hand landmarks", {str(folder)!r})
         assert slot.ready and slot.looks_for_hands, slot.error
         label, latency_ms, view, message = app.predict_all([slot], {{"path": {str(grey)!r}}})
