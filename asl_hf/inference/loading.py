@@ -8,7 +8,9 @@ A model that cannot be loaded is a one-line :class:`ModelLoadError` that names t
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -60,6 +62,25 @@ def _reason(source: str, error: BaseException, online: bool) -> str:
             return f"{source}: the Hugging Face Hub cannot be reached and the model is not in the local cache"
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"{source}: could not load an image classifier ({message[:200]}{'...' if len(message) > 200 else ''})"
+
+
+class _NoBackendFallbackWarning(logging.Filter):
+    """Drops transformers' "Requested torchvision backend is not available. Falling back to pil backend.": the
+    landmark and timm processors exist only as the PIL kind, which is the one the saved model uses."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "backend is not available. Falling back to" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_processor_loading():
+    log = logging.getLogger("transformers.models.auto.image_processing_auto")
+    quiet = _NoBackendFallbackWarning()
+    log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        log.removeFilter(quiet)
 
 
 def default_device() -> str:
@@ -138,7 +159,8 @@ def load_classifier(
     online = os.path.isdir(source) or hub_reachable()
     options = {"revision": revision, "token": token, "local_files_only": not online}
     try:
-        processor = AutoImageProcessor.from_pretrained(source, **options)
+        with _quiet_processor_loading():
+            processor = AutoImageProcessor.from_pretrained(source, **options)
         model = AutoModelForImageClassification.from_pretrained(source, **options)
     except (OSError, ValueError, KeyError) as error:  # missing files, unknown model type, Hub unreachable
         raise ModelLoadError(_reason(source, error, online)) from error
