@@ -163,16 +163,18 @@ def test_every_stream_has_its_own_tracker_and_a_closed_one_refuses_frames(classi
 
 @needs_mediapipe
 def test_a_frame_without_a_tracked_hand_gets_one_brightened_photo_attempt(classifier, monkeypatch):
+    import asl_hf.inference.hands
     from asl_hf.inference.hands import DEFAULT_FALLBACK
 
     calls = []
-    real = classifier.processor.detect
-    monkeypatch.setattr(classifier.processor, "detect", lambda image, attempts=None: calls.append(attempts) or real(image, attempts))
+    real = asl_hf.inference.hands.detect_in
+    monkeypatch.setattr(asl_hf.inference.hands, "detect_in", lambda graph, rgb, attempt: calls.append(attempt) or real(graph, rgb, attempt))
     with classifier.stream() as stream:
         assert stream.predict(flat()).hand_found is False
+        assert stream.tracker._fallback_graph is not None and stream.tracker._fallback_graph is not stream.tracker._graph
     with classifier.stream(fallback=None) as stream:
-        assert stream.predict(flat()).hand_found is False
-    assert calls == [[DEFAULT_FALLBACK]]  # once, with the one attempt, and only where the fallback is on
+        assert stream.predict(flat()).hand_found is False and stream.tracker._fallback_graph is None
+    assert calls == [{}, DEFAULT_FALLBACK, {}]  # tracking, the one brightened attempt; tracking alone without fallback
 
 
 def test_a_pixel_model_stream_classifies_each_frame_as_a_photo(tmp_path):

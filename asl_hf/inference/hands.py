@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import threading
 
-from ..models.asl_landmarks.image_processing_asl_landmarks import (
-    HandDetection,
-    as_rgb_array,
-    hand_from_result,
-    new_hands_graph,
-    run_hands_graph,
-)
+import torch
+
+from ..models.asl_landmarks.image_processing_asl_landmarks import HandDetection, as_rgb_array, detect_in, new_hands_graph
 
 DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
 """MediaPipe's default: below this hand-presence score on the tracked box, the next frame runs palm detection again."""
@@ -35,18 +31,23 @@ class HandTracker:
     first detection attempt, the one the model was trained with.
 
     A frame where tracking finds no hand gets ONE photo-path attempt, ``fallback`` (None: none): palm detection on a
-    brightened copy, which finds hands in dark frames that video mode's plain palm detection misses. The photo path's
-    six attempts would make every frame without a hand the slowest kind; this makes it cost two palm detections."""
+    brightened copy, with a photo-mode graph of the stream's own, which finds hands in dark frames that video mode's
+    plain palm detection misses. The photo path's six attempts would make every frame without a hand the slowest
+    kind; this makes it cost two palm detections. Both graphs run on ``threads`` XNNPACK threads."""
 
     def __init__(self, processor, min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE,
-                 fallback: dict | None = DEFAULT_FALLBACK):
+                 fallback: dict | None = DEFAULT_FALLBACK, threads: int | None = None):
         first = processor.detection_attempts[0] if processor.detection_attempts else {}
         self.processor = processor
+        self.threads = threads or torch.get_num_threads()
+        """MediaPipe's XNNPACK threads for this stream's models: torch's count by default, so a server that gives each
+        request fewer threads (the Space: cores / concurrent requests) limits these too."""
         self.model_complexity = int(first.get("model_complexity", 1))
         self.min_detection_confidence = float(processor.min_detection_confidence)
         self.min_tracking_confidence = float(min_tracking_confidence)
         self.fallback = dict(fallback) if fallback is not None else None
         self._graph = None
+        self._fallback_graph = None
         self._closed = False
         self._lock = threading.Lock()
         """Frames of one stream are tracked one at a time, even when a server hands them to two worker threads."""
@@ -58,12 +59,14 @@ class HandTracker:
             if self._closed:
                 raise RuntimeError("this HandTracker is closed; start a new stream for new frames")
             if self._graph is None:
-                self._graph = new_hands_graph(False, self.model_complexity, self.min_detection_confidence, self.min_tracking_confidence)
-            result = run_hands_graph(self._graph, rgb)
-        height, width = rgb.shape[:2]
-        detection = hand_from_result(result, (height, width), 0, (width, height))
-        if detection is None and self.fallback is not None:
-            detection = self.processor.detect(rgb, attempts=[self.fallback])
+                self._graph = new_hands_graph(False, self.model_complexity, self.min_detection_confidence, self.min_tracking_confidence,
+                                              self.threads)
+            detection = detect_in(self._graph, rgb, {})
+            if detection is None and self.fallback is not None:
+                if self._fallback_graph is None:  # a photo-mode graph of the stream's own, on the same threads
+                    complexity = int(self.fallback.get("model_complexity", 1))
+                    self._fallback_graph = new_hands_graph(True, complexity, self.min_detection_confidence, threads=self.threads)
+                detection = detect_in(self._fallback_graph, rgb, self.fallback)
         return detection
 
     @property
@@ -74,9 +77,11 @@ class HandTracker:
     def close(self) -> None:
         """Release the MediaPipe graph (threads and models); further frames are an error. Closing twice is fine."""
         with self._lock:
-            graph, self._graph, self._closed = self._graph, None, True
-        if graph is not None:
-            graph.close()
+            graphs = (self._graph, self._fallback_graph)
+            self._graph, self._fallback_graph, self._closed = None, None, True
+        for graph in graphs:
+            if graph is not None:
+                graph.close()
 
     def __enter__(self) -> HandTracker:
         return self

@@ -121,15 +121,42 @@ def _no_protobuf_warning():
         yield
 
 
+def _hands_on_threads(mp, threads: int, side_inputs: dict, calculator_params: dict, outputs: list[str]):
+    """``mp.solutions.hands.Hands`` built from its own bundled graph with both TensorFlow Lite models (palm detection,
+    landmarks) on ``threads`` XNNPACK threads: the graph leaves the delegate's default, one thread, and Hands has no
+    setting for it. The rest is exactly what ``Hands.__init__`` builds (MediaPipe 0.10.14)."""
+    from mediapipe.calculators.tensor import inference_calculator_pb2
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.python import solution_base
+    from mediapipe.python._framework_bindings import resource_util, validated_graph_config
+
+    root = os.sep.join(os.path.abspath(solution_base.__file__).split(os.sep)[:-3])
+    resource_util.set_resource_dir(root)
+    validated = validated_graph_config.ValidatedGraphConfig()
+    validated.initialize(binary_graph_path=os.path.join(root, mp.solutions.hands._BINARYPB_FILE_PATH))
+    config = calculator_pb2.CalculatorGraphConfig.FromString(validated.binary_config)
+    for node in config.node:
+        if node.calculator.startswith("InferenceCalculator"):
+            options = node.options.Extensions[inference_calculator_pb2.InferenceCalculatorOptions.ext]
+            options.delegate.xnnpack.num_threads = threads
+    graph = object.__new__(mp.solutions.hands.Hands)
+    solution_base.SolutionBase.__init__(graph, graph_config=config, side_inputs=side_inputs, calculator_params=calculator_params,
+                                        outputs=outputs)
+    return graph
+
+
 def new_hands_graph(static_image_mode: bool, model_complexity: int, min_detection_confidence: float,
-                    min_tracking_confidence: float = 0.5):
+                    min_tracking_confidence: float = 0.5, threads: int | None = None):
     """A MediaPipe Hands graph for one hand, already run once on a blank frame: its models load on the first frame, and
     doing that here, inside :func:`quiet_native_stderr`, keeps their start-up lines off the user's terminal.
 
     ``static_image_mode=False`` is MediaPipe's video mode: palm detection only until a hand is found, then the landmark
-    model on the box tracked from the previous frame. A blank warm-up frame leaves no hand to track."""
+    model on the box tracked from the previous frame. A blank warm-up frame leaves no hand to track. ``threads``: the
+    models' XNNPACK threads (None: MediaPipe's default, one); on 2 cores, 2 threads take a third off palm detection."""
     if model_complexity not in (0, 1):  # MediaPipe aborts the process on other values
         raise ValueError(f"model_complexity must be 0 (lite) or 1 (full), got {model_complexity!r}")
+    if threads is not None and not (isinstance(threads, int) and threads >= 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     try:
         import mediapipe as mp
     except ImportError as error:
@@ -137,10 +164,19 @@ def new_hands_graph(static_image_mode: bool, model_complexity: int, min_detectio
     if not hasattr(mp, "solutions"):
         raise ImportError(f"this MediaPipe release ({getattr(mp, '__version__', '?')}) has no bundled hand models: {MEDIAPIPE_HINT}")
     with quiet_native_stderr(), _no_protobuf_warning():
-        graph = mp.solutions.hands.Hands(
-            static_image_mode=static_image_mode, max_num_hands=1, model_complexity=model_complexity,
-            min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence,
-        )
+        if threads is None:
+            graph = mp.solutions.hands.Hands(
+                static_image_mode=static_image_mode, max_num_hands=1, model_complexity=model_complexity,
+                min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence,
+            )
+        else:
+            graph = _hands_on_threads(
+                mp, threads,
+                side_inputs={"model_complexity": model_complexity, "num_hands": 1, "use_prev_landmarks": not static_image_mode},
+                calculator_params={"palmdetectioncpu__TensorsToDetectionsCalculator.min_score_thresh": min_detection_confidence,
+                                   "handlandmarkcpu__ThresholdingCalculator.threshold": min_tracking_confidence},
+                outputs=["multi_hand_landmarks", "multi_hand_world_landmarks", "multi_handedness"],
+            )
         try:
             graph.process(_BLANK)
         except BaseException:
@@ -209,6 +245,27 @@ def hand_from_result(result, shape: tuple[int, int], pad: int, image_size: tuple
     return HandDetection(points, call.label, float(call.score), image_size)
 
 
+def attempt_image(rgb: np.ndarray, attempt: dict) -> tuple[np.ndarray, int]:
+    """What one detection attempt shows MediaPipe: the photo brightened (``gamma`` < 1) and with a border of its mean
+    colour (``padding``, a fraction of its longer side, for hands cut by the edge); and the border's width in pixels."""
+    height, width = rgb.shape[:2]
+    pad = int(round(float(attempt.get("padding", 0.0)) * max(width, height)))
+    source = rgb
+    gamma = float(attempt.get("gamma", 1.0))
+    if gamma != 1.0:  # a 256-entry table: the same values as the formula per pixel, without per-pixel powers
+        source = (255.0 * (np.arange(256) / 255.0) ** gamma).round().astype(np.uint8)[source]
+    if pad:
+        fill = tuple(int(v) for v in rgb.reshape(-1, 3).mean(0))
+        source = np.asarray(ImageOps.expand(Image.fromarray(source), pad, fill=fill))
+    return source, pad
+
+
+def detect_in(graph, rgb: np.ndarray, attempt: dict) -> HandDetection | None:
+    """One detection attempt (:func:`attempt_image`) with ``graph``, the hand in the photo's own pixels, or None."""
+    source, pad = attempt_image(rgb, attempt)
+    return hand_from_result(run_hands_graph(graph, source), source.shape[:2], pad, (rgb.shape[1], rgb.shape[0]))
+
+
 class AslLandmarksImageProcessor(BaseImageProcessor):
     r"""
     Finds one hand with MediaPipe Hands and returns its 21 landmarks normalised for position, scale and handedness:
@@ -244,23 +301,13 @@ class AslLandmarksImageProcessor(BaseImageProcessor):
         self.detection_attempts = [dict(a) for a in (detection_attempts or DEFAULT_DETECTION_ATTEMPTS)]
         self.canonical_handedness = canonical_handedness
 
-    def detect(self, image, attempts: list[dict] | None = None) -> HandDetection | None:
-        """The hand in one photo, or None when no attempt finds one (``attempts``: instead of ``detection_attempts``)."""
+    def detect(self, image) -> HandDetection | None:
+        """The hand in one photo, or None when no attempt finds one."""
         rgb = as_rgb_array(image)
-        height, width = rgb.shape[:2]
-        for attempt in self.detection_attempts if attempts is None else attempts:
-            pad = int(round(float(attempt.get("padding", 0.0)) * max(width, height)))
-            source = rgb
-            gamma = float(attempt.get("gamma", 1.0))
-            if gamma != 1.0:  # a 256-entry table: the same values as the formula per pixel, without per-pixel powers
-                source = (255.0 * (np.arange(256) / 255.0) ** gamma).round().astype(np.uint8)[source]
-            if pad:
-                fill = tuple(int(v) for v in rgb.reshape(-1, 3).mean(0))
-                source = np.asarray(ImageOps.expand(Image.fromarray(source), pad, fill=fill))
+        for attempt in self.detection_attempts:
             with _LOCK:
                 hands = _mediapipe_hands(int(attempt.get("model_complexity", 1)), self.min_detection_confidence)
-                result = run_hands_graph(hands, source)
-            detection = hand_from_result(result, source.shape[:2], pad, (width, height))
+                detection = detect_in(hands, rgb, attempt)
             if detection is not None:
                 return detection
         return None
@@ -305,6 +352,6 @@ class AslLandmarksImageProcessor(BaseImageProcessor):
 
 
 __all__ = [
-    "AslLandmarksImageProcessor", "HandDetection", "HAND_CONNECTIONS", "MEDIAPIPE_HINT", "as_rgb_array", "hand_from_result",
-    "new_hands_graph", "quiet_native_stderr", "run_hands_graph",
+    "AslLandmarksImageProcessor", "HandDetection", "HAND_CONNECTIONS", "MEDIAPIPE_HINT", "as_rgb_array", "attempt_image", "detect_in",
+    "hand_from_result", "new_hands_graph", "quiet_native_stderr", "run_hands_graph",
 ]
