@@ -45,6 +45,8 @@ def parse_args(argv=None):
     parser.add_argument("--no_fallback", action="store_true",
                         help="tracking without the one brightened photo attempt on frames where tracking finds no hand")
     parser.add_argument("--min_tracking_confidence", type=float, default=None, help="MediaPipe's (default: 0.5)")
+    parser.add_argument("--paths", nargs="+", choices=["photo", "tracking"], default=["photo", "tracking"],
+                        help="which paths to run (default: both; the agreement needs both)")
     parser.add_argument("--video_dir", default=None, help="keep the mp4 files here (default: a temporary folder)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the machine's cores)")
     parser.add_argument("--output_json", default=None, help="write every figure here")
@@ -96,7 +98,7 @@ def main(argv=None) -> int:
             tracker_options["min_tracking_confidence"] = args.min_tracking_confidence
         settings = SpellingSettings(threshold=args.threshold) if args.threshold is not None else SpellingSettings()
         report = run_tracking_benchmark(classifier, clips, args.video_dir or scratch, words, args.repeat, args.nothing_frames,
-                                        args.blank_frames, settings, tracker_options)
+                                        args.blank_frames, settings, tracker_options, tuple(args.paths))
     report = {"machine": machine_info("cpu"), "model": args.model,
               "command": "python scripts/benchmark_tracking.py " + " ".join(argv if argv is not None else sys.argv[1:]), **report}
     print(format_tracking_table(report))

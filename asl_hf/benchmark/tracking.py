@@ -233,23 +233,25 @@ def agreement(first: list[PathRun], second: list[PathRun], videos: list[WordVide
 
 def run_tracking_benchmark(classifier, clips: dict[str, list[Image.Image]], folder: str | os.PathLike,
                            words: list[str] | None = None, repeat: int = 2, nothing_frames: int = 5, blank_frames: int = 30,
-                           settings: SpellingSettings | None = None, tracker_options: dict | None = None) -> dict:
+                           settings: SpellingSettings | None = None, tracker_options: dict | None = None,
+                           paths: tuple[str, ...] = PATHS) -> dict:
     """Build the videos, run both paths over each, and return the report (``format_tracking_table`` prints it);
-    ``tracker_options`` go to the tracking path's :class:`~asl_hf.inference.hands.HandTracker`."""
+    ``tracker_options`` go to the tracking path's :class:`~asl_hf.inference.hands.HandTracker`; ``paths``: which of
+    :data:`PATHS` to run (the agreement needs both)."""
     if not classifier.detects_hands:
         raise AslError("the tracking benchmark needs the hand-landmark model (pixel models have no hands to track)")
     settings = settings or SpellingSettings()
     words = list(words or DEFAULT_WORDS)
     videos = build_videos(clips, words, folder, repeat, nothing_frames, settings.release_frames, blank_frames)
     classifier.predict_with_hands([clips[NOTHING_LABEL][0]])  # the photo path's graphs start before any timing
-    runs = {path: [run_path(classifier, video, path, settings, tracker_options) for video in videos] for path in PATHS}
+    runs = {path: [run_path(classifier, video, path, settings, tracker_options) for video in videos] for path in paths}
     letters = [image for sign, clip in clips.items() if sign != NOTHING_LABEL for image in clip[:1]]
     return {
         "videos": [{"word": v.word, "file": str(v.path), "frames": len(v.signs)} for v in videos],
         "options": {"repeat": repeat, "nothing_frames": nothing_frames, "blank_frames": blank_frames, "fps": FPS,
                     "settings": asdict(settings), "tracker_options": tracker_options or {}},
         "paths": {path: path_report(path_runs, videos) for path, path_runs in runs.items()},
-        "agreement": agreement(runs["photo"], runs["tracking"], videos),
+        "agreement": agreement(runs["photo"], runs["tracking"], videos) if set(PATHS) <= set(runs) else None,
         "classifier_part": classifier_part_ms(classifier, letters),
     }
 
@@ -263,9 +265,10 @@ def format_tracking_table(report: dict) -> str:
             f"| {path} | {row['with_hand']['median_ms']:.1f} ({row['with_hand']['p90_ms']:.1f}) | "
             f"{row['without_hand']['median_ms']:.1f} ({row['without_hand']['p90_ms']:.1f}) | {row['first_frame_ms']:.0f} | "
             f"{row['hands_found']} of {row['hand_frames']} | {row['frame_accuracy']:.2%} | {row['words_correct']} of {row['num_words']} |")
-    agree = report["agreement"]
-    lines += ["", f"Same top label, tracking vs photo path: {agree['all_frames']:.2%} of {agree['frames']} frames "
-                  f"({agree['letter_frames']:.2%} of the letter frames)."]
+    agree = report.get("agreement")
+    if agree:
+        lines += ["", f"Same top label, tracking vs photo path: {agree['all_frames']:.2%} of {agree['frames']} frames "
+                      f"({agree['letter_frames']:.2%} of the letter frames)."]
     part = report.get("classifier_part") or {}
     if part.get("frames"):
         lines.append(f"The landmark MLP alone (batch 1): median {part['median_ms']:.3f} ms (p90 {part['p90_ms']:.3f}).")
