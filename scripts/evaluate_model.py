@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 output_dir = Path(args.output_dir) / model_name / data_name if several else Path(args.output_dir)
             result = evaluate_one(args, model, classifier, images, output_dir)
-            rows.append(evaluation_table_row(model, images, result, output_dir))
+            rows.append({**evaluation_table_row(model, images, result, output_dir), "runtime": classifier.runtime})
     if several:
         table_json = Path(args.table_json or Path(args.output_dir or ".") / TABLE_FILE)
         table_json.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +151,9 @@ def evaluate_one(args: argparse.Namespace, model: str, classifier, images, outpu
     if result.hand_found is not None:
         print(no_hand_sentence(result))
     results = write_evaluation(output_dir, model, images, result, classifier.labels)
+    report_file = output_dir / "evaluation_report.json"  # which runtime computed these numbers (ONNX Runtime or PyTorch)
+    report_file.write_text(json.dumps({**json.loads(report_file.read_text()), "runtime": classifier.runtime}, indent=2) + "\n")
+    print(f"Runs on {classifier.runtime_note}")
     print(f"eval_accuracy: {results['eval_accuracy']:.4f}")
     print(f"eval_macro_f1: {results['eval_macro_f1']:.4f}")
     print(f"eval_expected_calibration_error: {result.calibration_error:.4f}")

@@ -8,7 +8,8 @@ INPUT is a video file (sampled at --fps using its timestamps) or a folder of fra
 file-name order, frame2 before frame10, --fps apart). A letter is typed once it stays the top prediction, above
 --threshold, for --hold_seconds; the same letter twice needs a release ('nothing', no hand or low confidence) in
 between; space types a space, del deletes. The typed text is the last line of standard output; --output_json also
-writes each keystroke's time and confidence and every frame's prediction.
+writes each keystroke's time and confidence, every frame's prediction and which runtime ran. The hand-landmark model
+tracks the hand from frame to frame (--no_tracking: search every frame as a photo).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from asl_hf.core.cli import run_cli
+from asl_hf.inference.loading import RUNTIMES
 from asl_hf.spelling.spell_frames import add_spelling_arguments, settings_from_args
 from asl_hf.spelling import SpellingSettings
 
@@ -27,12 +29,18 @@ from asl_hf.spelling import SpellingSettings
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SpellingSettings]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", metavar="INPUT", help="a video file or a folder of frame images")
-    parser.add_argument("--model", required=True, help="saved model folder or Hub repo id (CNN or MobileNetV2)")
+    parser.add_argument("--model", required=True, help="saved model folder or Hub repo id (CNN, MobileNetV2 or hand landmarks)")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
     parser.add_argument("--hub_token", "--token", dest="hub_token", default=None, help="Hub token for a private --model")
     parser.add_argument("--output_json", default=None, help="write the text, keystrokes and per-frame predictions here")
     parser.add_argument("--per_device_eval_batch_size", type=int, default=32, help="frames per forward pass")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="forward pass of a pixel model: ONNX Runtime when the model has a matching model.onnx (auto), "
+                             "ONNX Runtime or an error (onnx), PyTorch (eager) (default: auto)")
+    parser.add_argument("--no_tracking", action="store_true",
+                        help="hand-landmark model: look for the hand in every frame as in an unrelated photo (up to six "
+                             "detection attempts) instead of tracking it from frame to frame (MediaPipe's video mode)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
     add_spelling_arguments(parser)
     args = parser.parse_args(argv)
@@ -52,15 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     source = open_frames(args.input, args.fps)  # a bad input fails before the model loads
     transformers_logging.disable_progress_bar()
     classifier = load_classifier(args.model, revision=args.revision, token=args.hub_token, device=args.device,
-                                 batch_size=args.per_device_eval_batch_size)
+                                 batch_size=args.per_device_eval_batch_size, runtime=args.runtime)
     result = spell_frames(classifier, source.frames, settings, args.per_device_eval_batch_size, source.expected_frames,
-                          show_progress=not args.no_progress)
-    print(f"Spelled {len(result.predictions)} frames of {source.kind} {source.path} at {args.fps:g} fps with {args.model}")
+                          show_progress=not args.no_progress, track_hands=not args.no_tracking)
+    hands = ("tracked" if not args.no_tracking else "found per frame as in photos") if classifier.detects_hands else None
+    print(f"Spelled {len(result.predictions)} frames of {source.kind} {source.path} at {args.fps:g} fps with {args.model} "
+          f"({classifier.runtime}{f', hands {hands}' if hands else ''})")
     for keystroke in result.keystrokes:
         print(f"  {keystroke.time:8.2f} s  {keystroke.label:<7} (held from {keystroke.start_time:.2f} s, "
               f"confidence {keystroke.confidence:.2f})")
     if args.output_json:
-        report = {"input": source.path, "model": args.model, "fps": args.fps, "settings": asdict(settings), **result.to_json()}
+        report = {"input": source.path, "model": args.model, "runtime": classifier.runtime,
+                  "hands": None if hands is None else ("tracked" if not args.no_tracking else "photo"),
+                  "fps": args.fps, "settings": asdict(settings), **result.to_json()}
         Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output_json).write_text(json.dumps(report, indent=2) + "\n")
         print(f"Wrote the keystrokes and per-frame predictions to {args.output_json}")

@@ -8,7 +8,8 @@ spelling machine, compared with the words.
 
 Each letter is held for --frames_per_letter frames, each frame a different random photo of that letter from
 --split of a prepared data set (scripts/prepare_data.py); --nothing_frames photos of 'nothing' go between letters
-(double letters always get a release). Prints a table (word, typed text, correct), "N of M words typed correctly"
+(double letters always get a release). The frames are unrelated photos, not a video, so the hand-landmark model
+searches each one as a photo (no tracking: scripts/spell.py tracks hands in real videos). Prints a table (word, typed text, correct), "N of M words typed correctly"
 and the per-frame accuracy. Use a split the model never trained on (--split_by group for an honest one).
 """
 
@@ -27,7 +28,7 @@ from asl_hf.spelling.words import DEFAULT_WORDS
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SpellingSettings]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="saved model folder or Hub repo id (CNN or MobileNetV2)")
+    parser.add_argument("--model", required=True, help="saved model folder or Hub repo id (CNN, MobileNetV2 or hand landmarks)")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
     parser.add_argument("--hub_token", "--token", dest="hub_token", default=None, help="Hub token for a private --model")
     parser.add_argument("--dataset_dir", required=True, help="a data set saved by scripts/prepare_data.py")
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.format_table())
     if args.output_json:
         Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output_json).write_text(json.dumps({"model": args.model, **report.to_json()}, indent=2) + "\n")
+        Path(args.output_json).write_text(json.dumps({"model": args.model, "runtime": classifier.runtime, **report.to_json()}, indent=2) + "\n")
         print(f"Wrote the per-word results to {args.output_json}")
     return 0
 

@@ -29,7 +29,7 @@ from PIL import Image
 
 from asl_hf.core.errors import AslError
 from asl_hf.core.images import MAX_PIXELS, MAX_SIDE, open_image, prepare_image
-from asl_hf.inference import ImageClassifier, load_classifier
+from asl_hf.inference import FrameStream, ImageClassifier, load_classifier
 from asl_hf.inference.reports import ReportedScores, rank_models, reported_scores
 from asl_hf.spelling import SpellingMachine, SpellingSettings
 from asl_hf.spelling.frames import open_frames
@@ -60,6 +60,9 @@ SPELL_STREAM_EVERY_S = 0.1
 """The Spell tab reads the webcam 10 times a second: the spelling machine's defaults are tuned for 10 fps."""
 SPELL_TIME_LIMIT_S = 180
 """One webcam spelling session streams for at most this long (a shared Space serves others too); restart to go on."""
+SPELL_STREAM_IDLE_S = 10
+"""A webcam stream that has sent no frame for this long has ended (time limit, stop button, closed tab): Gradio then
+deletes the session's stream state, which closes its hand tracker."""
 SPELL_VIDEO_FPS = 10.0
 MAX_VIDEO_SECONDS = 120.0
 """An uploaded video is spelled up to this point (at 10 fps, 1,200 frames)."""
@@ -151,18 +154,19 @@ def best_first(models: list[ModelSlot]) -> tuple[list[str], str]:
 
 
 def model_info(slot: ModelSlot) -> str:
-    """One Markdown line: where the model came from, its accuracy / macro-F1 and its accuracy on other test folders
-    (photos of other signers), or why it is missing."""
+    """Markdown: where the model came from, its accuracy / macro-F1 and its accuracy on other test folders (photos of
+    other signers), or why it is missing; then which runtime computes its answers (ONNX Runtime, or PyTorch and why)."""
     if not slot.ready:
         return f"⚠️ **{slot.name} is not loaded**: {slot.error}"
     scores = slot.scores
     where = f"local folder `{Path(slot.source).name}`" if os.path.isdir(slot.source) else f"[{slot.source}](https://huggingface.co/{slot.source})"
     extra = "".join(f"; accuracy {100 * value:.1f}% on `{name}`" for name, value in scores.other_sets.items())
+    runs = f"  \nRuns on {slot.classifier.runtime_note}."
     if scores.accuracy is None:  # a card may list other test sets alone
-        return f"**{slot.name}** ({where}): no evaluation results found{extra}"
+        return f"**{slot.name}** ({where}): no evaluation results found{extra}{runs}"
     f1 = f", macro-F1 {100 * float(scores.macro_f1):.1f}%" if scores.macro_f1 is not None else ""
     data = f" on {scores.data}" if scores.data else ""
-    return f"**{slot.name}** ({where}): {scores.split} accuracy {100 * float(scores.accuracy):.1f}%{f1}{data}{extra}"
+    return f"**{slot.name}** ({where}): {scores.split} accuracy {100 * float(scores.accuracy):.1f}%{f1}{data}{extra}{runs}"
 
 
 # --- Classify ---------------------------------------------------------------------------------------------------
@@ -226,13 +230,38 @@ def predict_all(models: list[ModelSlot], payload) -> tuple:
 
 
 # --- Spell ------------------------------------------------------------------------------------------------------
-def top_label(slot: ModelSlot, image: Image.Image) -> tuple[str | None, float]:
+def top_label(slot: ModelSlot, image: Image.Image, stream: FrameStream | None = None) -> tuple[str | None, float]:
     """The most likely label and its probability; ``(None, 0.0)`` when a landmark model finds no hand, which the
-    spelling machine takes as letting go."""
-    prediction = slot.classifier.predict_with_hands([image], top_k=1)[0]
+    spelling machine takes as letting go. With ``stream`` (a frame of a webcam stream or video, in order) the
+    landmark model tracks the hand from the previous frame instead of searching the frame as a new photo."""
+    prediction = stream.predict(image, top_k=1) if stream is not None else slot.classifier.predict_with_hands([image], top_k=1)[0]
     if prediction.hand_found is False:
         return None, 0.0
     return prediction.top[0]
+
+
+@dataclass
+class LiveStream:
+    """One session's webcam stream through one model: the model's name and its :class:`FrameStream` (a hand tracker
+    for the landmark model). Held in a ``gr.State`` of its own, never shared between visitors."""
+
+    model_name: str
+    stream: FrameStream
+
+
+def live_stream(slot: ModelSlot, live: LiveStream | None) -> LiveStream:
+    """The session's stream for ``slot``, created on its first frame; switching models closes the old one."""
+    if isinstance(live, LiveStream) and live.model_name == slot.name:
+        return live
+    release_stream(live)
+    return LiveStream(slot.name, slot.classifier.stream())
+
+
+def release_stream(live) -> None:
+    """Close a session's stream (its MediaPipe graph): on Clear, on a model switch, and when Gradio deletes the state
+    (no frame for ``SPELL_STREAM_IDLE_S``, or the tab closed)."""
+    if isinstance(live, LiveStream):
+        live.stream.close()
 
 
 def spelling_settings(hold_seconds, threshold) -> SpellingSettings:
@@ -265,21 +294,24 @@ def held_markdown(machine: SpellingMachine, seen: tuple[str | None, float] | Non
     return line
 
 
-def spell_frame(models: list[ModelSlot], frame, model_name, hold_seconds, threshold, machine):
-    """One webcam frame: classify it, update this session's machine, show the text and the held sign."""
+def spell_frame(models: list[ModelSlot], frame, model_name, hold_seconds, threshold, machine, live=None):
+    """One webcam frame: classify it through this session's stream (the landmark model tracks the hand from the
+    session's previous frame), update this session's machine, show the text and the held sign."""
     machine = machine if isinstance(machine, SpellingMachine) else SpellingMachine()
     machine.settings = spelling_settings(hold_seconds, threshold)
     if frame is None:
-        return machine.text, held_markdown(machine), machine
+        return machine.text, held_markdown(machine), machine, live
     try:
-        seen = top_label(ready_model(models, model_name), prepare_image(image_from_payload(frame), MAX_SIDE))
+        slot = ready_model(models, model_name)
+        live = live_stream(slot, live)
+        seen = top_label(slot, prepare_image(image_from_payload(frame), MAX_SIDE), live.stream)
     except (InputImageError, AslError) as error:
-        return machine.text, f"⚠️ {error}", machine
+        return machine.text, f"⚠️ {error}", machine, live
     except Exception as error:  # keep streaming; the log keeps the details
         logger.exception("%s failed on a webcam frame", model_name)
-        return machine.text, f"⚠️ {model_name} could not classify this frame ({_first_line(error)})", machine
+        return machine.text, f"⚠️ {model_name} could not classify this frame ({_first_line(error)})", machine, live
     machine.update(*seen, time.monotonic())
-    return machine.text, held_markdown(machine, seen), machine
+    return machine.text, held_markdown(machine, seen), machine, live
 
 
 def spell_video(models: list[ModelSlot], payload, model_name, hold_seconds, threshold):
@@ -293,12 +325,13 @@ def spell_video(models: list[ModelSlot], payload, model_name, hold_seconds, thre
     frames, cut = 0, False
     try:
         slot = ready_model(models, model_name)
-        for frame in open_frames(fields["path"], SPELL_VIDEO_FPS, display_name=name).frames:
-            if frame.time >= MAX_VIDEO_SECONDS:
-                cut = True
-                break
-            machine.update(*top_label(slot, prepare_image(frame.image, MAX_SIDE)), frame.time)
-            frames += 1
+        with slot.classifier.stream() as stream:  # the video's own tracker, closed when it is read
+            for frame in open_frames(fields["path"], SPELL_VIDEO_FPS, display_name=name).frames:
+                if frame.time >= MAX_VIDEO_SECONDS:
+                    cut = True
+                    break
+                machine.update(*top_label(slot, prepare_image(frame.image, MAX_SIDE), stream), frame.time)
+                frames += 1
     except (InputImageError, AslError) as error:
         return "", f"⚠️ {error}", SpellingMachine(machine.settings)
     note = f" Only the first {MAX_VIDEO_SECONDS:g} s were read." if cut else ""
@@ -307,10 +340,12 @@ def spell_video(models: list[ModelSlot], payload, model_name, hold_seconds, thre
     return machine.text, summary, SpellingMachine(machine.settings)
 
 
-def clear_spelling(machine):
-    """Empty the text and forget any hold; keep the session's settings."""
+def clear_spelling(machine, live=None):
+    """Empty the text and forget any hold (keep the session's settings); close the session's stream (the next frame
+    starts a new one)."""
+    release_stream(live)
     fresh = SpellingMachine(machine.settings if isinstance(machine, SpellingMachine) else SpellingSettings())
-    return "", held_markdown(fresh), fresh
+    return "", held_markdown(fresh), fresh, None
 
 
 # --- Example photos ----------------------------------------------------------------------------------------------
@@ -433,8 +468,9 @@ def build_classify_tab(models: list[ModelSlot], examples: list[tuple[str, str]],
 
 def build_spell_tab(models: list[ModelSlot], ranking: tuple[list[str], str]) -> None:
     """The Spell tab's components and events (call inside a Blocks context); ``ranking`` picks the default model.
-    Each session has its own ``SpellingMachine`` in a ``gr.State``; the webcam stream feeds it one frame at a time,
-    timed by the server clock."""
+    Each session has its own ``SpellingMachine`` and its own webcam stream (:class:`LiveStream`, with the landmark
+    model's hand tracker) in ``gr.State``s; the webcam stream feeds them one frame at a time, timed by the server clock.
+    An uploaded video gets a stream of its own."""
     ready, ranked_by = ranking
     defaults = SpellingSettings()
     gr.Markdown(SPELL_HELP.format(per_second=1 / SPELL_STREAM_EVERY_S, limit=SPELL_TIME_LIMIT_S, fps=SPELL_VIDEO_FPS,
@@ -462,19 +498,22 @@ def build_spell_tab(models: list[ModelSlot], ranking: tuple[list[str], str]) -> 
             held = gr.Markdown(held_markdown(SpellingMachine()), label="Held sign", elem_id="spell-held")
             clear_button = gr.Button("Clear", elem_id="spell-clear")
     state = gr.State(SpellingMachine())
+    # The session's webcam stream (a hand tracker for the landmark model), created on the first frame. Every frame
+    # stores it again, so it expires SPELL_STREAM_IDLE_S after the last one and Gradio's clean-up closes it.
+    live = gr.State(None, time_to_live=SPELL_STREAM_IDLE_S, delete_callback=release_stream)
 
     settings = [model, hold, threshold]
     one_frame = functools.partial(spell_frame, models)
-    webcam.stream(one_frame, inputs=[webcam, *settings, state], outputs=[text, held, state], stream_every=SPELL_STREAM_EVERY_S,
-                  time_limit=SPELL_TIME_LIMIT_S, concurrency_limit=CONCURRENCY_LIMIT, api_name="spell_stream",
-                  api_visibility="undocumented")
+    webcam.stream(one_frame, inputs=[webcam, *settings, state, live], outputs=[text, held, state, live],
+                  stream_every=SPELL_STREAM_EVERY_S, time_limit=SPELL_TIME_LIMIT_S, concurrency_limit=CONCURRENCY_LIMIT,
+                  api_name="spell_stream", api_visibility="undocumented")
     # gradio_client cannot consume a stream event (it stops at the "process_streaming" message), so the same function
     # is also an ordinary endpoint, one frame per call, behind a button nobody sees.
-    gr.Button(visible=False).click(one_frame, inputs=[webcam, *settings, state], outputs=[text, held, state],
+    gr.Button(visible=False).click(one_frame, inputs=[webcam, *settings, state, live], outputs=[text, held, state, live],
                                    concurrency_limit=CONCURRENCY_LIMIT, api_name="spell")
     video_button.click(functools.partial(spell_video, models), inputs=[video, *settings], outputs=[text, held, state],
                        api_name="spell_video", preprocess=False)
-    clear_button.click(clear_spelling, inputs=state, outputs=[text, held, state], api_name="clear_spelling")
+    clear_button.click(clear_spelling, inputs=[state, live], outputs=[text, held, state, live], api_name="clear_spelling")
 
 
 def build_demo(models: list[ModelSlot], examples: list[tuple[str, str]] | None = None) -> gr.Blocks:

@@ -3,29 +3,13 @@ frames whose grey level names a class, and a stand-in classifier that reads it b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from fractions import Fraction
-from pathlib import Path
+import contextlib
 
 import numpy as np
 from PIL import Image
 
 from asl_hf.core.constants import CLASS_NAMES
-
-
-def write_video(path: Path, images: Sequence[Image.Image], fps: float, codec: str = "mpeg4", bit_rate: int = 4_000_000) -> Path:
-    """Encode ``images`` (same even size) as a video at ``fps``, frame ``i`` at ``i / fps`` seconds."""
-    import av
-
-    width, height = images[0].size
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
-        pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"  # MJPEG wants full-range YUV
-        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = width, height, pix_fmt, bit_rate
-        for image in images:  # the encoder numbers the frames: frame i gets pts i in the 1/fps time base
-            container.mux(stream.encode(av.VideoFrame.from_image(image.convert("RGB"))))
-        container.mux(stream.encode(None))
-    return path
+from asl_hf.spelling.frames import write_video  # noqa: F401 - the tests' video writer is the package's
 
 
 def grey(value: int, size: int = 64) -> Image.Image:
@@ -41,9 +25,22 @@ class GreyLevelClassifier:
     """A stand-in for ``ImageClassifier``: the class is read from the frame's mean grey level, probability 0.9."""
 
     labels = CLASS_NAMES
+    runtime = "eager"
+    detects_hands = False
 
     def __init__(self):
         self.batch_sizes = []
+        self.streams = []
+
+    @contextlib.contextmanager
+    def stream(self):
+        """Like ``ImageClassifier.stream()`` for a pixel model: the frames are classified as photos; records each
+        stream's state (open / closed) so tests can check that streams are closed."""
+        self.streams.append("open")
+        try:
+            yield self
+        finally:
+            self.streams[-1] = "closed"
 
     def predict_proba(self, images):
         self.batch_sizes.append(len(images))

@@ -90,6 +90,7 @@ def test_evaluates_a_class_subset_and_matches_a_direct_model_call(kind, model_di
     report = json.loads((out / "evaluation_report.json").read_text())
     assert report["num_images"] == 16 and report["classes_evaluated"] == SUBSET and report["missing_classes"] == missing
     assert len(report["skipped_files"]) == 2
+    assert report["runtime"] == "eager" and "Runs on PyTorch (no model.onnx in the folder)" in result.stdout
     with open(out / "predictions.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 16 and {row["label"] for row in rows} == set(SUBSET)

@@ -116,11 +116,19 @@ def test_spell_frames_batches_and_types(tmp_path):
     result = spell_frames(classifier, source.frames, SpellingSettings(), batch_size=16, total=source.expected_frames, show_progress=False)
     assert result.text == "HI ALL"
     assert classifier.batch_sizes == [16, 16, 16, 16, 7]
+    assert classifier.streams == ["closed"]  # one stream for the video, closed at its end
     assert [k.label for k in result.keystrokes] == ["H", "I", "space", "A", "L", "L"]
     assert [p.label for p in result.predictions] == [label for label, count in HI_ALL for _ in range(count)]
     report = result.to_json()
     assert report["num_frames"] == 71 and report["keystrokes"][0] == {
         "label": "H", "time": 0.8, "start_time": 0.0, "confidence": pytest.approx(0.9), "text": "H"}
+
+
+def test_spell_frames_without_tracking_opens_no_stream(tmp_path):
+    classifier = GreyLevelClassifier()
+    result = spell_frames(classifier, open_frames(write_video(tmp_path / "hi.mp4", spelled_images(HI_ALL[:2]), 10)).frames,
+                          show_progress=False, track_hands=False)
+    assert result.text == "HI" and classifier.streams == []
 
 
 def test_predict_frames_reads_lazily():
@@ -155,6 +163,7 @@ def test_script_spells_a_folder_with_a_stand_in_model(tmp_path, monkeypatch, cap
     assert capsys.readouterr().out.splitlines()[-1] == "HI ALL"
     report = json.loads(output.read_text())
     assert report["text"] == "HI ALL" and report["settings"]["hold_seconds"] == 0.8 and report["fps"] == 10
+    assert report["runtime"] == "eager" and report["hands"] is None  # a pixel model: no hands to track
     assert [k["label"] for k in report["keystrokes"]] == ["H", "I", "space", "A", "L", "L"]
     assert report["frames"][1]["name"] == "frame2.png"
 

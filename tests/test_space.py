@@ -167,9 +167,13 @@ class RunningSpace:
 
 @pytest.fixture(scope="module")
 def small_models(tmp_path_factory):
+    """The small models; the CNN with a model.onnx, as training writes it (the Space runs it with ONNX Runtime)."""
+    from asl_hf.inference.onnx_export import export_trained_model
+
     folder = tmp_path_factory.mktemp("space_models")
     models = make_small_models(folder)
     models["cnn_results"] = write_eval_results(models["cnn"], folder)
+    assert export_trained_model(models["cnn"], [render_example(c, 30, 48) for c in range(4)], say=lambda line: None)["exported"]
     return models
 
 
@@ -281,7 +285,7 @@ def test_readme_front_matter_and_requirements_match_the_app():
     assert meta["datasets"] == [app.DATASET_ID] and meta["license"] == "apache-2.0" and meta["python_version"] == "3.11"
     assert 0 < len(meta["short_description"]) <= 60  # the Hub rejects longer ones
     requirements = (SPACE_DIR / "requirements.txt").read_text()
-    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy", "av"):
+    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy", "av", "onnxruntime"):
         assert f"\n{package}" in requirements, package
     # The last MediaPipe with bundled hand models, and the protobuf it needs; the README says why.
     assert "\nmediapipe==0.10.14\n" in requirements and "\nprotobuf>=4.25.3,<5\n" in requirements
@@ -319,6 +323,7 @@ def test_model_info_lines_show_evaluation_results(space, small_models):
     results = small_models["cnn_results"]
     assert f"test accuracy {100 * results['test_accuracy']:.1f}%, macro-F1 {100 * results['test_macro_f1']:.1f}%" in config
     assert "MobileNetV2** (local folder `mobilenetv2`)" in config and "no evaluation results found" in config
+    assert "Runs on ONNX Runtime (model.onnx)." in config and "Runs on PyTorch (no model.onnx in the folder)." in config
 
 
 def bad_inputs(folder: Path) -> dict[str, Path | None]:
@@ -431,7 +436,9 @@ def grey_photo(folder: Path) -> Path:
 
 def test_landmark_model_loads_in_the_space_from_a_saved_folder(landmarks_slot):
     assert landmarks_slot.looks_for_hands and landmarks_slot.classifier.labels == list(CLASS_NAMES)
-    assert load_space_app().model_info(landmarks_slot) == "**Hand landmarks** (local folder `landmarks`): no evaluation results found"
+    assert load_space_app().model_info(landmarks_slot) == (
+        "**Hand landmarks** (local folder `landmarks`): no evaluation results found  \nRuns on PyTorch (the hand-landmark "
+        "MLP is not exported: it takes a fraction of a millisecond next to MediaPipe).")
 
 
 def test_landmark_model_shows_the_hand_it_classified_as_the_package_does(landmarks_slot):
@@ -464,6 +471,47 @@ def test_a_photo_without_a_hand_says_no_hand_found_and_lets_go_in_the_spell_tab(
     machine.feed([("L", 0.9, t / 10) for t in range(9)] + [(*seen, 1 + t / 10) for t in range(3)])
     assert machine.text == "L" and machine.held is None  # three frames without a hand: let go
     assert app.held_markdown(machine, seen) == "Hold a sign steady for 0.8 s to type it.  \nNo hand found in this frame."
+
+
+def test_the_spell_tab_tracks_the_hand_per_session_and_releases_the_tracker(landmarks_slot, tmp_path):
+    """A session's webcam frames go through one stream (the landmark model's hand tracker), made on the first frame
+    and kept in the session's state; Clear and a model switch close it; a video gets a stream of its own."""
+    from tests.spelling_helpers import write_video
+
+    app = load_space_app()
+    other = app.ModelSlot(name="Other landmarks", source=landmarks_slot.source, classifier=landmarks_slot.classifier)
+    models, grey = [landmarks_slot, other], Image.open(grey_photo(tmp_path))
+    text, held, machine, live = app.spell_frame(models, grey, "Hand landmarks", 0.8, 0.5, None, None)
+    assert isinstance(live, app.LiveStream) and live.model_name == "Hand landmarks" and live.stream.tracker.started
+    assert held.endswith("No hand found in this frame.")
+    assert app.spell_frame(models, grey, "Hand landmarks", 0.8, 0.5, machine, live)[3] is live  # the same stream goes on
+    switched = app.spell_frame(models, grey, "Other landmarks", 0.8, 0.5, machine, live)[3]
+    assert switched is not live and switched.model_name == "Other landmarks" and live.stream.tracker._closed
+    assert app.clear_spelling(machine, switched)[3] is None and switched.stream.tracker._closed
+    app.release_stream(None)  # nothing to release: fine
+
+    streams = []
+    def recording_stream(original=landmarks_slot.classifier.stream):
+        streams.append(original())
+        return streams[-1]
+
+    landmarks_slot.classifier.stream = recording_stream
+    try:
+        video = write_video(tmp_path / "grey.mp4", [grey.resize((64, 64))] * 5, fps=10)
+        text, summary, _ = app.spell_video(models, {"path": str(video), "orig_name": "grey.mp4"}, "Hand landmarks", 0.8, 0.5)
+    finally:
+        del landmarks_slot.classifier.stream
+    assert summary.startswith("Spelled 5 frames") and text == ""
+    assert len(streams) == 1 and streams[0].tracker._closed  # its own stream, closed when the video is read
+
+
+def test_the_session_stream_state_expires_after_the_last_frame_and_closes(landmarks_slot):
+    import gradio as gr
+
+    app = load_space_app()
+    demo = app.build_demo([landmarks_slot])
+    (live,) = [block for block in demo.blocks.values() if isinstance(block, gr.State) and block.time_to_live != float("inf")]
+    assert live.time_to_live == app.SPELL_STREAM_IDLE_S and live.delete_callback is app.release_stream
 
 
 def test_only_the_landmark_model_shows_what_it_looked_at(landmarks_slot):
@@ -504,6 +552,7 @@ class _StubClassifier:
     """Enough of an ImageClassifier for building the page (the ranking reads the folders, not the model)."""
 
     detects_hands = False
+    runtime_note = "PyTorch"
 
 
 def test_default_model_and_columns_follow_the_model_folders_reports(tmp_path):
@@ -523,7 +572,7 @@ def test_default_model_and_columns_follow_the_model_folders_reports(tmp_path):
     ranked, ranked_by = app.best_first(slots)
     assert ranked == ["Hand landmarks", "Custom CNN"] and ranked_by.startswith("accuracy on other_signers_dev")
     assert app.model_info(slots[1]) == ("**Hand landmarks** (local folder `Hand_landmarks`): test accuracy 90.0%; "
-                                        "accuracy 41.0% on `other_signers_dev`")
+                                        "accuracy 41.0% on `other_signers_dev`  \nRuns on PyTorch.")
     demo = app.build_demo(slots)
     assert f"Models best first by {ranked_by}." in json.dumps(demo.config, default=str)
     labels = {block.elem_id: block._id for block in demo.blocks.values() if isinstance(block, gr.Label)}
@@ -716,6 +765,7 @@ def test_the_pushed_space_runs_on_its_requirements_alone(tmp_path):
         assert asl_hf.__file__.startswith({str(staged)!r}), asl_hf.__file__
         for name in ("datasets", "accelerate", "evaluate", "sklearn"):
             assert importlib.util.find_spec(name) is None, name
+        import onnxruntime  # the pixel models' model.onnx runs there
         slot = app.load_slot("Hand landmarks", {str(folder)!r})
         assert slot.ready and slot.looks_for_hands, slot.error
         label, latency_ms, view, _, message = app.predict_all([slot], {{"path": {str(grey)!r}}})

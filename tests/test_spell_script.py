@@ -118,3 +118,31 @@ def test_spells_hi_all(spelled_inputs, kind, tmp_path):
     assert all(k["confidence"] > 0.9 for k in report["keystrokes"])
     assert [f["label"] for f in report["frames"]] == spelled_inputs["truth"]
     assert report["keystrokes"][0]["time"] == pytest.approx(0.8)  # the 9th frame of the first 1-second hold
+
+
+def test_the_landmark_model_tracks_hands_quietly_and_says_so(tmp_path):
+    """The hand-landmark model through scripts/spell.py: frames without a hand are 'nothing' (a release), a clear hand
+    is found, the JSON says the hands were tracked (or, with --no_tracking, searched per frame), and stderr carries none
+    of MediaPipe's start-up lines."""
+    from asl_hf.models.asl_landmarks import AslLandmarksConfig, AslLandmarksForImageClassification, AslLandmarksImageProcessor, save_landmarks_model
+    from tests.markers import mediapipe_available
+
+    if not mediapipe_available():
+        pytest.skip('MediaPipe 0.10.14 is not installed (pip install -e ".[hands]")')
+    torch.manual_seed(0)
+    model_dir = save_landmarks_model(AslLandmarksForImageClassification(AslLandmarksConfig(hidden_sizes=[16])), AslLandmarksImageProcessor(),
+                                     tmp_path / "landmarks")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    hand = Image.open(SAMPLE / "B" / "B1205.jpg").convert("RGB")  # a bright, whole, open hand
+    for i, image in enumerate([Image.new("RGB", hand.size, (120, 120, 120))] * 3 + [hand] * 3, start=1):
+        image.save(frames / f"frame{i}.png")
+    for flags, hands in (([], "tracked"), (["--no_tracking"], "photo")):
+        output = tmp_path / f"{hands}.json"
+        result = run_spell("--model", str(model_dir), str(frames), "--output_json", str(output), *flags)
+        assert result.returncode == 0, result.stderr
+        assert not any(line in result.stderr for line in ("XNNPACK", "Feedback manager", "W0000", "Falling back to pil")), result.stderr
+        report = json.loads(output.read_text())
+        assert report["hands"] == hands and report["runtime"] == "eager"
+        labels = [(frame["label"], frame["probability"]) for frame in report["frames"]]
+        assert labels[:3] == [("nothing", 1.0)] * 3 and all(probability < 1.0 for _, probability in labels[3:])

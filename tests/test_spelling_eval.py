@@ -115,6 +115,7 @@ def test_script_prints_the_table_and_writes_json(tmp_path, monkeypatch, capsys):
     assert "| HELLO | \"HELLU\" | no |" in out and "1 of 2 words typed correctly" in out
     report = json.loads(output.read_text())
     assert report["words_correct"] == 1 and report["num_words"] == 2 and report["source"] == f"{tmp_path / 'data'}[test]"
+    assert report["runtime"] == "eager"
     assert run_cli(script.main, [*argv[:4], "--split", "train", "--words", "hello", "--no_progress"]) == 0
     assert "1 of 1 words typed correctly" in capsys.readouterr().out
     assert run_cli(script.main, [*argv[:4], "--split", "validation", "--no_progress"]) == 2

@@ -71,8 +71,17 @@ def test_cnn_trains_and_learns(dataset_dir, tmp_path):
     classify = pipeline("image-classification", model=str(out), trust_remote_code=True, device="cpu")
     from asl_hf.data import load_prepared_dataset
 
-    image = load_prepared_dataset(dataset_dir)["test"][0]["image"]
+    test_split = load_prepared_dataset(dataset_dir)["test"]
+    image = test_split[0]["image"]
     assert len(classify(image, top_k=29)) == 29
+
+    # model.onnx is exported at the end and checked on every test image of the run; inference then runs it
+    export = json.loads((out / "onnx_export.json").read_text())
+    assert export["exported"] and export["top1_agreement"] == export["test_images"] == len(test_split)
+    assert f"Exported model.onnx ({export['exporter']} exporter): same top-1 as PyTorch on all {len(test_split)} test" in result.stdout
+    from asl_hf.inference import load_classifier
+
+    assert load_classifier(out, device="cpu").runtime == "onnxruntime"
 
 
 def test_mobilenetv2_two_phases(dataset_dir, tmp_path):

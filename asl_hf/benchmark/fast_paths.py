@@ -1,15 +1,13 @@
 """Ways to run one model's forward pass: eager PyTorch and the faster CPU/GPU paths we compare it with.
 
 Every path takes a normalised float batch ``(N, 3, H, W)`` and returns float32 logits, so the
-benchmark can time them the same way and check each against eager on the test split.
+benchmark can time them the same way and check each against eager on the test split. The ONNX export and session are
+the product's own (:mod:`asl_hf.inference.onnx_runtime`): what is measured here is what inference runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import inspect
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,21 +15,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..inference.onnx_runtime import LogitsModel, export_onnx, ort_session
+
 CPU_PATHS = ("eager", "channels_last", "compile", "onnxruntime", "onnxruntime_int8")
 GPU_PATHS = ("eager", "channels_last_bf16")
-
-
-class LogitsModel(nn.Module):
-    """Wrap a transformers (``pixel_values=`` -> output.logits) or timm (tensor -> tensor) model as tensor -> logits."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-        self.keyword = "pixel_values" in inspect.signature(model.forward).parameters
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        output = self.model(pixel_values=pixel_values) if self.keyword else self.model(pixel_values)
-        return output.logits if hasattr(output, "logits") else output
 
 
 @dataclass
@@ -72,36 +59,8 @@ def _compile(model: nn.Module, device: str) -> ForwardPath:
     return ForwardPath("compile", run, {"backend": "inductor"})
 
 
-def export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> str:
-    """Export with a dynamic batch axis: the dynamo exporter first, the TorchScript one if that fails."""
-    kwargs = {"input_names": ["pixel_values"], "output_names": ["logits"]}
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=False,
-                              dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},), verbose=False, **kwargs)
-        return "dynamo"
-    except Exception:  # noqa: BLE001 - any exporter failure: fall back to the older exporter
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (example,), str(path), dynamo=False,
-                              dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}}, **kwargs)
-        return "torchscript"
-
-
-def _ort_session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def _ort_path(name: str, path: Path, threads: int, notes: dict) -> ForwardPath:
-    session = _ort_session(path, threads)
+    session = ort_session(path, threads)
 
     def run(batch: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run(["logits"], {"pixel_values": batch.numpy()})[0])

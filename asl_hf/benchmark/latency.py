@@ -2,7 +2,9 @@
 
 Three kinds of figures per model:
 - ``predict``: ``asl_hf.inference.load_classifier(folder).predict([image])``, the path users call
-  (with the classifier's default device: the GPU when there is one);
+  (with the classifier's default device: the GPU when there is one, and its runtime: ONNX Runtime when the folder has
+  a matching ``model.onnx``), and ``predict_by_runtime``: the same call with ``runtime="eager"`` and
+  ``runtime="onnx"``, each with its test accuracy and agreement with eager;
 - ``spell_frame``: the same classifier's ``predict_proba`` on one image plus one spelling-machine update, the
   per-frame work of live fingerspelling (``asl_hf.spelling``);
 - ``preprocessing``: the model's own image processor vs the lean equivalent (same numbers, asserted);
@@ -59,6 +61,29 @@ def spell_frame_latency(classifier, pick, runs: int, warmup: int) -> dict:
     return measure_latency(step, runs, warmup).as_dict()
 
 
+def runtime_rows(folder: str, device: str, images: list, labels: list[int], pick, runs: int, warmup: int) -> dict:
+    """``load_classifier(folder, runtime=...).predict`` at batch 1 for eager PyTorch and ONNX Runtime (when the folder
+    has a matching model.onnx), with each one's test accuracy through the classifier and its top-1 agreement with eager:
+    the product's own two paths, preprocessing included."""
+    from ..inference import ModelLoadError, load_classifier
+
+    rows, eager_ids = {}, None
+    for runtime in ("eager", "onnx"):
+        try:
+            classifier = load_classifier(folder, device=device, runtime=runtime)
+        except ModelLoadError as error:
+            rows[runtime] = {"unavailable": str(error)}
+            continue
+        ids = torch.tensor(classifier.predict_ids(images))
+        eager_ids = ids if eager_ids is None else eager_ids
+        rows[classifier.runtime] = {
+            "batch1_ms": measure_latency(lambda i: classifier.predict([pick(i)]), runs, warmup).as_dict(),
+            "test_accuracy": round(float((ids == torch.tensor(labels)).float().mean()), 4),
+            "agreement_with_eager": round(float((ids == eager_ids).float().mean()), 4),
+        }
+    return rows
+
+
 def benchmark_inference(
     bench: BenchModel,
     test_split: datasets.Dataset,
@@ -77,8 +102,10 @@ def benchmark_inference(
     pick = lambda i: images[i % len(images)]  # noqa: E731 - cycle through real test images
 
     classifier = load_classifier(str(bench.folder), device=device)
-    result = {"predict": measure_latency(lambda i: classifier.predict([pick(i)]), runs, warmup).as_dict()}
+    result = {"runtime": classifier.runtime, "runtime_note": classifier.runtime_note,
+              "predict": measure_latency(lambda i: classifier.predict([pick(i)]), runs, warmup).as_dict()}
     result["spell_frame"] = spell_frame_latency(classifier, pick, runs, warmup)
+    result["predict_by_runtime"] = runtime_rows(str(bench.folder), device, images, labels, pick, runs, warmup)
 
     reference_name, reference = reference_preprocessor(classifier)
     lean, differences = matching_lean_preprocessor(bench.bundle.spec, reference, images[:32])

@@ -42,7 +42,15 @@ def format_markdown(report: dict) -> str:
     for model in report["models"]:
         inference = model["inference"]
         predict = inference["predict"]
-        rows.append([model["name"], "`load_classifier().predict`", predict["p50_ms"], predict["p95_ms"], None, None, None, None, None])
+        runtime = f" ({inference['runtime']})" if "runtime" in inference else ""
+        rows.append([model["name"], f"`load_classifier().predict`{runtime}", predict["p50_ms"], predict["p95_ms"], None, None, None, None, None])
+        for name, row in inference.get("predict_by_runtime", {}).items():  # reports written before ONNX inference have none
+            if "unavailable" in row:
+                rows.append([model["name"], f"`predict`, runtime {name}: not available", None, None, None, None, None, None, None])
+                continue
+            rows.append([model["name"], f"`load_classifier(runtime=\"{'onnx' if name == 'onnxruntime' else name}\").predict`",
+                         row["batch1_ms"]["p50_ms"], row["batch1_ms"]["p95_ms"], None, None, row["test_accuracy"],
+                         row["agreement_with_eager"], None])
         if "spell_frame" in inference:  # reports written before spelling existed have no such row
             spell = inference["spell_frame"]
             rows.append([model["name"], "one spelling frame: `predict_proba` + `SpellingMachine.update`", spell["p50_ms"],

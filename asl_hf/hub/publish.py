@@ -19,7 +19,7 @@ from pathlib import Path
 from ..core.errors import AslError, HubError, OutputExistsError
 from .model_card import KIND_TITLES, build_model_card, detect_model_kind, public_training_args
 
-MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".py", ".png", ".txt")
+MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".py", ".png", ".txt", ".onnx")
 """Top-level files of a training output folder that are published (sub-folders never are)."""
 SKIPPED_FILES = ("trainer_state.json",)  # resumable-training bookkeeping, not part of the model
 LOGIN_HINT = "run `hf auth login` or set HF_TOKEN (or pass --token)"

@@ -8,7 +8,7 @@ steps, find the hand and normalise it, so the hand it found is there to draw as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -73,6 +73,24 @@ class ImageClassifier:
         id2label = model.config.id2label
         self.labels: list[str] = [str(id2label[i]) for i in range(len(id2label))]
         """Class names in label-id order (the model's ``id2label``)."""
+        self.onnx = None
+        """A checked ONNX Runtime session for the pixel model's forward pass (:meth:`use_onnx`), or None: eager PyTorch."""
+        self.runtime_note = "PyTorch"
+        """Which runtime computes the logits and why, in words: ``ONNX Runtime (model.onnx)`` or ``PyTorch (<why not
+        ONNX Runtime>)``; set by ``load_classifier``."""
+
+    @property
+    def runtime(self) -> str:
+        """Which runtime computes the logits: ``"onnxruntime"`` or ``"eager"`` (PyTorch). Reports record it."""
+        return "onnxruntime" if self.onnx is not None else "eager"
+
+    def use_onnx(self, onnx, note: str = "") -> None:
+        """Run the pixel model's forward pass with ``onnx`` (``pixel_values`` -> logits, checked against the weights by
+        the caller); None goes back to eager PyTorch."""
+        if onnx is not None and self.detects_hands:
+            raise ValueError("the hand-landmark model's forward pass runs in PyTorch (its MLP is not exported)")
+        self.onnx = onnx
+        self.runtime_note = note or ("ONNX Runtime" if onnx is not None else "PyTorch")
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -118,24 +136,27 @@ class ImageClassifier:
         return {"pixel_values": pixels.to(self.device, dtype=self.model.dtype)}
 
     def logits_of(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The model's logits (float32, CPU) for prepared inputs."""
+        """The model's logits (float32, CPU) for prepared inputs, from ONNX Runtime when the classifier uses it."""
         if "pixel_values" in inputs and "landmarks" not in inputs:
+            if self.onnx is not None:
+                return self.onnx(inputs["pixel_values"])
             return self.model(pixel_values=inputs["pixel_values"]).logits.float().cpu()
         return self.model(**inputs).logits.float().cpu()
 
     @torch.inference_mode()
-    def _forward(self, chunk: list[Image.Image], detections: list | None = None) -> tuple[torch.Tensor, list | None]:
-        """Logits of one batch and, for a landmark model, the detections they came from."""
+    def _forward(self, chunk: list[Image.Image], find_hands: Callable | None = None) -> tuple[torch.Tensor, list | None]:
+        """Logits of one batch and, for a landmark model, the detections they came from (``find_hands``: the photo
+        path by default, a stream's tracker for video frames)."""
         if not self.detects_hands:
             return self.logits_of(self.pixel_inputs(chunk)), None
-        detections = self.find_hands(chunk) if detections is None else detections
+        detections = (find_hands or self.find_hands)(chunk)
         return self.logits_of(self.landmark_inputs(detections)), detections
 
-    def _run(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, list | None]:
+    def _run(self, images: Sequence[Image.Image], find_hands: Callable | None = None) -> tuple[torch.Tensor, list | None]:
         images = self._images(images)
         logits, detections = [], [] if self.detects_hands else None
         for start in range(0, len(images), self.batch_size):
-            chunk_logits, chunk_detections = self._forward(images[start : start + self.batch_size])
+            chunk_logits, chunk_detections = self._forward(images[start : start + self.batch_size], find_hands)
             logits.append(chunk_logits)
             if detections is not None:
                 detections += chunk_detections
@@ -146,8 +167,8 @@ class ImageClassifier:
         """Raw logits ``[N, C]`` (float32, on the CPU), computed ``batch_size`` images at a time."""
         return self._run(images)[0]
 
-    def _classified(self, images: Sequence[Image.Image]) -> tuple[Classification, list | None]:
-        logits, detections = self._run(images)
+    def _classified(self, images: Sequence[Image.Image], find_hands: Callable | None = None) -> tuple[Classification, list | None]:
+        logits, detections = self._run(images, find_hands)
         hand_found = None if detections is None else np.array([d is not None for d in detections], bool)
         return Classification(logits.softmax(-1).numpy(), hand_found), detections
 
@@ -186,6 +207,16 @@ class ImageClassifier:
         """The ``top_k`` most likely ``(label, probability)`` pairs of each image, best first (for a landmark model
         and a photo without a hand: only ``(no_hand_label, 1.0)``; :meth:`predict_with_hands` says which)."""
         return [prediction.top for prediction in self.predict_with_hands(images, top_k)]
+
+    def stream(self, **tracker_options):
+        """A :class:`~asl_hf.inference.stream.FrameStream` for the ordered frames of ONE video or webcam stream:
+        a landmark model tracks the hand from frame to frame (MediaPipe's video mode; ``tracker_options`` go to
+        :class:`~asl_hf.inference.hands.HandTracker`) instead of searching each frame as a new photo; a pixel model
+        classifies each frame as it would a photo. Close it when the stream ends
+        (``with classifier.stream() as stream: ...``); never share one between streams."""
+        from .stream import FrameStream
+
+        return FrameStream(self, **tracker_options)
 
     def draw(self, image: Image.Image, detection, crop_margin: float | None = 0.25) -> Image.Image:
         """What a landmark model looked at: the photo with the found hand's 21 points drawn, cropped to the hand."""

@@ -99,7 +99,8 @@ def matching_lean_preprocessor(
 _RESAMPLE_NAMES = {0: "nearest", 2: "bilinear", 3: "bicubic"}
 
 
-def _probe_images() -> list[Image.Image]:
+def probe_images() -> list[Image.Image]:
+    """Three seeded noise images of different sizes: inputs to compare two preprocessings or two runtimes on."""
     rng = np.random.default_rng(0)
     return [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in ((96, 96), (150, 200), (41, 37))]
 
@@ -111,7 +112,7 @@ def lean_preprocessor_for(processor) -> LeanPreprocessor | None:
     reference = lambda image: processor([image], return_tensors="pt")["pixel_values"]  # noqa: E731
     timm_config = getattr(processor, "data_config", None)
     if isinstance(timm_config, dict) and {"input_size", "mean", "std"} <= set(timm_config):
-        lean, _ = matching_lean_preprocessor(PreprocessSpec.from_timm_data_config(timm_config), reference, _probe_images())
+        lean, _ = matching_lean_preprocessor(PreprocessSpec.from_timm_data_config(timm_config), reference, probe_images())
         return lean
     config = processor.to_dict() if hasattr(processor, "to_dict") else {}
     size = config.get("size") or {}
@@ -127,5 +128,5 @@ def lean_preprocessor_for(processor) -> LeanPreprocessor | None:
         return None
     spec = PreprocessSpec(height=size["height"], width=size["width"], mean=tuple(mean), std=tuple(std),
                           interpolation=_RESAMPLE_NAMES[int(config["resample"])])
-    lean, _ = matching_lean_preprocessor(spec, reference, _probe_images())
+    lean, _ = matching_lean_preprocessor(spec, reference, probe_images())
     return lean

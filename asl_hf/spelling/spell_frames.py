@@ -8,6 +8,7 @@ one inference path (``asl_hf.inference``), plus the command-line settings ``scri
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import islice
@@ -44,14 +45,16 @@ class SpellResult:
 
 
 def top_predictions(classifier, images: list) -> list[tuple[str, float]]:
-    """``(label, probability)`` of the most likely class of each image, via ``predict_proba`` (batched inside)."""
+    """``(label, probability)`` of the most likely class of each image, via ``predict_proba`` (batched inside);
+    ``classifier`` may be a classifier or one of its streams (``classifier.stream()``)."""
     probabilities = classifier.predict_proba(images)
     ids = probabilities.argmax(axis=1)
     return [(classifier.labels[i], float(row[i])) for i, row in zip(ids.tolist(), probabilities)]
 
 
 def predict_frames(classifier, frames: Iterable[Frame], batch_size: int = 32) -> Iterator[FramePrediction]:
-    """Classify frames ``batch_size`` at a time, yielding as each batch finishes (frames are read lazily)."""
+    """Classify frames ``batch_size`` at a time, yielding as each batch finishes (frames are read lazily); give a
+    stream (``classifier.stream()``) for the frames of one video."""
     frames = iter(frames)
     while batch := list(islice(frames, batch_size)):
         for frame, (label, probability) in zip(batch, top_predictions(classifier, [f.image for f in batch])):
@@ -65,16 +68,22 @@ def spell_frames(
     batch_size: int = 32,
     total: int | None = None,
     show_progress: bool = True,
+    track_hands: bool = True,
 ) -> SpellResult:
-    """Run the spelling machine over the model's predictions for ``frames`` (a tqdm bar over ``total`` frames)."""
+    """Run the spelling machine over the model's predictions for ``frames`` (a tqdm bar over ``total`` frames).
+
+    The frames are one video in order, so they go through one ``classifier.stream()``: a hand-landmark model tracks
+    the hand from frame to frame. ``track_hands=False`` classifies every frame as an unrelated photo instead (the
+    photo path: up to six detection attempts on a frame without a found hand)."""
     from tqdm.auto import tqdm
 
     machine = SpellingMachine(settings or SpellingSettings())
     predictions = []
-    for prediction in tqdm(predict_frames(classifier, frames, batch_size), total=total, unit="frame",
-                           desc="Spelling", disable=not show_progress):
-        predictions.append(prediction)
-        machine.update(prediction.label, prediction.probability, prediction.time)
+    with classifier.stream() if track_hands else contextlib.nullcontext(classifier) as source:
+        for prediction in tqdm(predict_frames(source, frames, batch_size), total=total, unit="frame",
+                               desc="Spelling", disable=not show_progress):
+            predictions.append(prediction)
+            machine.update(prediction.label, prediction.probability, prediction.time)
     return SpellResult(machine.text, list(machine.keystrokes), predictions)
 
 

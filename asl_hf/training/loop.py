@@ -28,6 +28,7 @@ from ..core.constants import CLASS_NAMES
 from ..core.errors import AslError, OutputExistsError
 from ..data.prepare import atomic_output_dir
 from ..evaluation.scoring import source_names
+from ..inference.onnx_export import export_trained_model
 from .inputs import TrainingData, build_training_data
 from .model_factory import ModelBundle, build_model_bundle
 from .plan import InputSpec, OptimSpec, RunSpec, ScheduleSpec, TrainingPlan
@@ -416,6 +417,7 @@ def train(plan: TrainingPlan) -> dict:
     results.update(final_evaluation(accelerator, bundle, model, prepared, output_dir, data, sources, plan.run.show_progress))
     if accelerator.is_main_process:
         write_outputs(output_dir, results, {**plan.recorded_args, **bundle.description}, data_info, state)
+        export_trained_model(output_dir, splits["test"], accelerator.print)  # model.onnx, checked on the test photos
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return results

@@ -11,6 +11,10 @@ MediaPipe 0.10.14 is the release to use: it bundles the hand models (``palm_dete
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -44,23 +48,155 @@ HAND_CONNECTIONS = [
 
 _DETECTORS: dict = {}
 _LOCK = threading.Lock()
+_STDERR_LOCK = threading.Lock()
+_START_UP_CHATTER = re.compile(
+    r"(INFO: Created TensorFlow Lite XNNPACK delegate"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} [\d:. ]+\d+ [\w.]+:\d+\] )"
+)
+"""What MediaPipe's C++ side prints on file descriptor 2 when a graph starts (TensorFlow Lite's delegate line, absl's
+preamble, glog info/warning lines such as the feedback-manager one): nothing a user can act on. glog errors (``E``) and
+fatal lines (``F``), and anything else, are not matched and reach stderr."""
+_BLANK = np.zeros((64, 64, 3), np.uint8)
+
+
+def _forward_stderr(read_end: int, stderr: int, held: list[bytes]) -> None:
+    """Copy what arrives on the pipe to the real stderr line by line as it comes, except start-up chatter (``held``):
+    a fatal C++ check prints its line, then a stack trace, then aborts the process, and the line must be out by then."""
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        pending = b""
+        while chunk := pipe.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                if _START_UP_CHATTER.match(line.decode("utf-8", "replace")):
+                    held.append(line + b"\n")
+                else:
+                    os.write(stderr, line + b"\n")
+        if pending:
+            os.write(stderr, pending)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Run a block with file descriptor 2 sent through a filter that drops MediaPipe's start-up chatter and passes
+    everything else on at once; if the block raises, the chatter is written too (it may explain the error).
+
+    The C++ side writes to the descriptor itself, so neither Python's logging nor environment variables reach it.
+    The redirection is process-wide and short (a graph's creation and first frame); other threads' stderr output in
+    the meantime passes through the same filter. Without a usable descriptor 2 the block runs unchanged."""
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            yield
+            return
+        read_end, write_end = os.pipe()
+        held: list[bytes] = []
+        forwarder = threading.Thread(target=_forward_stderr, args=(read_end, saved, held), name="mediapipe-stderr", daemon=True)
+        forwarder.start()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        raised = False
+        try:
+            yield
+        except BaseException:
+            raised = True
+            raise
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)  # the pipe's last write end closes: the forwarder reads to the end and stops
+            forwarder.join(timeout=5)
+            if raised and held:
+                os.write(saved, b"".join(held))
+            os.close(saved)
+
+
+@contextlib.contextmanager
+def _no_protobuf_warning():
+    """protobuf 4 warns on every call that MediaPipe 0.10.14 uses a deprecated API; nothing a user can act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+        yield
+
+
+def _hands_on_threads(mp, threads: int, side_inputs: dict, calculator_params: dict, outputs: list[str]):
+    """``mp.solutions.hands.Hands`` built from its own bundled graph with both TensorFlow Lite models (palm detection,
+    landmarks) on ``threads`` XNNPACK threads: the graph leaves the delegate's default, one thread, and Hands has no
+    setting for it. The rest is exactly what ``Hands.__init__`` builds (MediaPipe 0.10.14)."""
+    from mediapipe.calculators.tensor import inference_calculator_pb2
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.python import solution_base
+    from mediapipe.python._framework_bindings import resource_util, validated_graph_config
+
+    root = os.sep.join(os.path.abspath(solution_base.__file__).split(os.sep)[:-3])
+    resource_util.set_resource_dir(root)
+    validated = validated_graph_config.ValidatedGraphConfig()
+    validated.initialize(binary_graph_path=os.path.join(root, mp.solutions.hands._BINARYPB_FILE_PATH))
+    config = calculator_pb2.CalculatorGraphConfig.FromString(validated.binary_config)
+    for node in config.node:
+        if node.calculator.startswith("InferenceCalculator"):
+            options = node.options.Extensions[inference_calculator_pb2.InferenceCalculatorOptions.ext]
+            options.delegate.xnnpack.num_threads = threads
+    graph = object.__new__(mp.solutions.hands.Hands)
+    solution_base.SolutionBase.__init__(graph, graph_config=config, side_inputs=side_inputs, calculator_params=calculator_params,
+                                        outputs=outputs)
+    return graph
+
+
+def new_hands_graph(static_image_mode: bool, model_complexity: int, min_detection_confidence: float,
+                    min_tracking_confidence: float = 0.5, threads: int | None = None):
+    """A MediaPipe Hands graph for one hand, already run once on a blank frame: its models load on the first frame, and
+    doing that here, inside :func:`quiet_native_stderr`, keeps their start-up lines off the user's terminal.
+
+    ``static_image_mode=False`` is MediaPipe's video mode: palm detection only until a hand is found, then the landmark
+    model on the box tracked from the previous frame. A blank warm-up frame leaves no hand to track. ``threads``: the
+    models' XNNPACK threads (None: MediaPipe's default, one); on 2 cores, 2 threads take a third off palm detection."""
+    if model_complexity not in (0, 1):  # MediaPipe aborts the process on other values
+        raise ValueError(f"model_complexity must be 0 (lite) or 1 (full), got {model_complexity!r}")
+    if threads is not None and not (isinstance(threads, int) and threads >= 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    try:
+        import mediapipe as mp
+    except ImportError as error:
+        raise ImportError(f"hand landmarks need MediaPipe: {MEDIAPIPE_HINT}") from error
+    if not hasattr(mp, "solutions"):
+        raise ImportError(f"this MediaPipe release ({getattr(mp, '__version__', '?')}) has no bundled hand models: {MEDIAPIPE_HINT}")
+    with quiet_native_stderr(), _no_protobuf_warning():
+        if threads is None:
+            graph = mp.solutions.hands.Hands(
+                static_image_mode=static_image_mode, max_num_hands=1, model_complexity=model_complexity,
+                min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence,
+            )
+        else:
+            graph = _hands_on_threads(
+                mp, threads,
+                side_inputs={"model_complexity": model_complexity, "num_hands": 1, "use_prev_landmarks": not static_image_mode},
+                calculator_params={"palmdetectioncpu__TensorsToDetectionsCalculator.min_score_thresh": min_detection_confidence,
+                                   "handlandmarkcpu__ThresholdingCalculator.threshold": min_tracking_confidence},
+                outputs=["multi_hand_landmarks", "multi_hand_world_landmarks", "multi_handedness"],
+            )
+        try:
+            graph.process(_BLANK)
+        except BaseException:
+            graph.close()
+            raise
+    return graph
+
+
+def run_hands_graph(graph, rgb: np.ndarray):
+    """``graph.process(rgb)`` without protobuf's per-call deprecation warning."""
+    with _no_protobuf_warning():
+        return graph.process(rgb)
 
 
 def _mediapipe_hands(model_complexity: int, min_detection_confidence: float):
-    """One MediaPipe Hands graph per setting, shared by the process (graphs are not picklable, so none lives on the
+    """One photo-mode graph per setting, shared by the process (graphs are not picklable, so none lives on the
     processor, which transformers serialises)."""
     key = (model_complexity, min_detection_confidence)
     if key not in _DETECTORS:
-        try:
-            import mediapipe as mp
-        except ImportError as error:
-            raise ImportError(f"hand landmarks need MediaPipe: {MEDIAPIPE_HINT}") from error
-        if not hasattr(mp, "solutions"):
-            raise ImportError(f"this MediaPipe release ({getattr(mp, '__version__', '?')}) has no bundled hand models: {MEDIAPIPE_HINT}")
-        _DETECTORS[key] = mp.solutions.hands.Hands(
-            static_image_mode=True, max_num_hands=1, model_complexity=model_complexity,
-            min_detection_confidence=min_detection_confidence,
-        )
+        _DETECTORS[key] = new_hands_graph(True, model_complexity, min_detection_confidence)
     return _DETECTORS[key]
 
 
@@ -83,7 +219,7 @@ class HandDetection:
         return (max(0, int(cx - half)), max(0, int(cy - half)), min(width, int(cx + half)), min(height, int(cy + half)))
 
 
-def _as_rgb_array(image) -> np.ndarray:
+def as_rgb_array(image) -> np.ndarray:
     if isinstance(image, Image.Image):
         return np.asarray(image.convert("RGB"))
     array = np.asarray(image.detach().cpu() if hasattr(image, "detach") else image)
@@ -96,6 +232,38 @@ def _as_rgb_array(image) -> np.ndarray:
     if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
         raise ValueError(f"expected an RGB image (PIL, or an HxWxC / CxHxW array), got shape {array.shape}")
     return np.ascontiguousarray(np.repeat(array, 3, -1) if array.shape[-1] == 1 else array[..., :3])
+
+
+def hand_from_result(result, shape: tuple[int, int], pad: int, image_size: tuple[int, int]) -> HandDetection | None:
+    """The first hand of a MediaPipe Hands result in the pixels of the original photo (``shape``: the height and width
+    the graph saw, ``pad`` pixels of border on each side; ``image_size``: the photo's width and height), or None."""
+    if not result.multi_hand_landmarks:
+        return None
+    height, width = shape
+    points = np.array([[p.x * width - pad, p.y * height - pad, p.z * width] for p in result.multi_hand_landmarks[0].landmark], np.float32)
+    call = result.multi_handedness[0].classification[0]
+    return HandDetection(points, call.label, float(call.score), image_size)
+
+
+def attempt_image(rgb: np.ndarray, attempt: dict) -> tuple[np.ndarray, int]:
+    """What one detection attempt shows MediaPipe: the photo brightened (``gamma`` < 1) and with a border of its mean
+    colour (``padding``, a fraction of its longer side, for hands cut by the edge); and the border's width in pixels."""
+    height, width = rgb.shape[:2]
+    pad = int(round(float(attempt.get("padding", 0.0)) * max(width, height)))
+    source = rgb
+    gamma = float(attempt.get("gamma", 1.0))
+    if gamma != 1.0:  # a 256-entry table: the same values as the formula per pixel, without per-pixel powers
+        source = (255.0 * (np.arange(256) / 255.0) ** gamma).round().astype(np.uint8)[source]
+    if pad:
+        fill = tuple(int(v) for v in rgb.reshape(-1, 3).mean(0))
+        source = np.asarray(ImageOps.expand(Image.fromarray(source), pad, fill=fill))
+    return source, pad
+
+
+def detect_in(graph, rgb: np.ndarray, attempt: dict) -> HandDetection | None:
+    """One detection attempt (:func:`attempt_image`) with ``graph``, the hand in the photo's own pixels, or None."""
+    source, pad = attempt_image(rgb, attempt)
+    return hand_from_result(run_hands_graph(graph, source), source.shape[:2], pad, (rgb.shape[1], rgb.shape[0]))
 
 
 class AslLandmarksImageProcessor(BaseImageProcessor):
@@ -135,27 +303,13 @@ class AslLandmarksImageProcessor(BaseImageProcessor):
 
     def detect(self, image) -> HandDetection | None:
         """The hand in one photo, or None when no attempt finds one."""
-        rgb = _as_rgb_array(image)
-        height, width = rgb.shape[:2]
+        rgb = as_rgb_array(image)
         for attempt in self.detection_attempts:
-            pad = int(round(float(attempt.get("padding", 0.0)) * max(width, height)))
-            source = rgb
-            gamma = float(attempt.get("gamma", 1.0))
-            if gamma != 1.0:
-                source = (255.0 * (source / 255.0) ** gamma).round().astype(np.uint8)
-            if pad:
-                fill = tuple(int(v) for v in rgb.reshape(-1, 3).mean(0))
-                source = np.asarray(ImageOps.expand(Image.fromarray(source), pad, fill=fill))
-            hands = _mediapipe_hands(int(attempt.get("model_complexity", 1)), self.min_detection_confidence)
-            with _LOCK, warnings.catch_warnings():
-                # protobuf 4 warns on every call that MediaPipe 0.10.14 uses a deprecated API; nothing a user can act on
-                warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-                result = hands.process(source)
-            if result.multi_hand_landmarks:
-                full_h, full_w = source.shape[:2]
-                points = np.array([[p.x * full_w - pad, p.y * full_h - pad, p.z * full_w] for p in result.multi_hand_landmarks[0].landmark], np.float32)
-                call = result.multi_handedness[0].classification[0]
-                return HandDetection(points, call.label, float(call.score), (width, height))
+            with _LOCK:
+                hands = _mediapipe_hands(int(attempt.get("model_complexity", 1)), self.min_detection_confidence)
+                detection = detect_in(hands, rgb, attempt)
+            if detection is not None:
+                return detection
         return None
 
     def normalise(self, detection: HandDetection) -> np.ndarray:
@@ -197,4 +351,7 @@ class AslLandmarksImageProcessor(BaseImageProcessor):
         return image.crop(detection.box(crop_margin)) if crop_margin is not None else image
 
 
-__all__ = ["AslLandmarksImageProcessor", "HandDetection", "HAND_CONNECTIONS", "MEDIAPIPE_HINT"]
+__all__ = [
+    "AslLandmarksImageProcessor", "HandDetection", "HAND_CONNECTIONS", "MEDIAPIPE_HINT", "as_rgb_array", "attempt_image", "detect_in",
+    "hand_from_result", "new_hands_graph", "quiet_native_stderr", "run_hands_graph",
+]
