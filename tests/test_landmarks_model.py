@@ -21,6 +21,13 @@ from asl_hf.models.asl_landmarks import (
     HandDetection,
     save_landmarks_model,
 )
+from asl_hf.models.asl_landmarks.image_processing_asl_landmarks import (
+    DEFAULT_DETECTION_ATTEMPTS,
+    attempt_applies,
+    attempt_image,
+    detect_in,
+    has_dark_border,
+)
 from asl_hf.training.landmark_data import LandmarkAugmentation, LandmarkCollate, LandmarkSet, normalise_points
 from tests.isolation import BLOCK_ASL_HF
 from tests.markers import needs_mediapipe
@@ -158,3 +165,42 @@ def test_processor_finds_the_hand_of_another_signer():
     features = processor([photo], return_tensors="pt")
     assert features["hand_found"].tolist() == [True]
     assert torch.allclose(features["landmarks"][0], torch.from_numpy(processor.normalise(detection)))
+
+
+def test_segmented_photos_get_the_gated_black_border_attempt_first():
+    segmented = np.zeros((60, 40, 3), np.uint8)
+    segmented[20:40, 10:30] = 200  # a hand-coloured blob inside a black frame
+    room = np.full((60, 40, 3), 90, np.uint8)
+    assert has_dark_border(segmented) and not has_dark_border(room)
+    gated = DEFAULT_DETECTION_ATTEMPTS[0]
+    assert gated["when"] == "dark_border" and attempt_applies(gated, segmented) and not attempt_applies(gated, room)
+    assert all(attempt_applies(attempt, room) for attempt in DEFAULT_DETECTION_ATTEMPTS[1:])
+    with pytest.raises(ValueError, match="when='sometimes'"):
+        attempt_applies({"when": "sometimes"}, room)
+
+    shown, pad, scale = attempt_image(room, gated)
+    assert (pad, scale) == (30, 1.0) and shown.shape == (120, 100, 3)
+    assert shown[:pad].max() == 0 and (shown[pad:-pad, pad:-pad] == 90).all()
+    shown, pad, scale = attempt_image(room, {"padding": 0.25, "scale": 0.5})
+    assert scale == 0.5 and pad == 8 and shown.shape == (30 + 16, 20 + 16, 3)
+    assert (shown[0, 0] == 90).all()  # the default border is the photo's mean colour
+
+
+def test_a_resized_attempt_gives_the_hand_in_the_photos_own_pixels():
+    class Point:
+        def __init__(self, x, y):
+            self.x, self.y, self.z = x, y, 0.0
+
+    class Graph:  # answers like MediaPipe: one hand, points normalised to the image it was shown
+        def process(self, rgb):
+            self.shape = rgb.shape
+            points = [Point(0.5, 0.25)] * 21
+            call = type("Call", (), {"label": "Left", "score": 0.9})()
+            return type("Result", (), {"multi_hand_landmarks": [type("Hand", (), {"landmark": points})()],
+                                       "multi_handedness": [type("Handedness", (), {"classification": [call]})()]})()
+
+    graph, photo = Graph(), np.zeros((80, 120, 3), np.uint8)
+    detection = detect_in(graph, photo, {"padding": 0.25, "scale": 0.5})
+    assert graph.shape == (40 + 30, 60 + 30, 3)  # half size, then a border of a quarter of the longer side
+    assert detection.image_size == (120, 80)
+    assert np.allclose(detection.points[0, :2], [(0.5 * 90 - 15) / 0.5, (0.25 * 70 - 15) / 0.5])

@@ -75,6 +75,9 @@ class ImageClassifier:
         """Class names in label-id order (the model's ``id2label``)."""
         self.onnx = None
         """A checked ONNX Runtime session for the pixel model's forward pass (:meth:`use_onnx`), or None: eager PyTorch."""
+        self.calibration = None
+        """A :class:`~asl_hf.inference.calibration.Calibration` every call uses unless it is given one
+        (``load_classifier(..., calibration=PATH)``); None: the model's own answers."""
         self.runtime_note = "PyTorch"
         """Which runtime computes the logits and why, in words: ``ONNX Runtime (model.onnx)`` or ``PyTorch (<why not
         ONNX Runtime>)``; set by ``load_classifier``."""
@@ -105,6 +108,24 @@ class ImageClassifier:
     def no_hand_label(self) -> str | None:
         """The class a landmark model gives photos without a hand (None for pixel models)."""
         return getattr(self.model.config, "no_hand_label", None) if self.detects_hands else None
+
+    def as_image(self, image, index: int = 0) -> Image.Image:
+        """One input as the RGB PIL image the model sees (a PIL image or a uint8 array; anything else is an error)."""
+        return _as_pil(image, index)
+
+    def use_calibration(self, calibration) -> None:
+        """Make ``calibration`` (a ``Calibration``, a path to one, or None) the default of every call; checked now."""
+        self.calibration = self._checked_calibration(calibration)
+
+    def _checked_calibration(self, calibration):
+        if calibration is None:
+            return None
+        from .calibration import Calibration
+
+        if not isinstance(calibration, Calibration):
+            calibration = Calibration.load(calibration)
+        calibration.bind(self)  # refuses a pixel model, another landmark layout or unknown classes
+        return calibration
 
     def _images(self, images) -> list[Image.Image]:
         if isinstance(images, (Image.Image, np.ndarray)):
@@ -167,18 +188,31 @@ class ImageClassifier:
         """Raw logits ``[N, C]`` (float32, on the CPU), computed ``batch_size`` images at a time."""
         return self._run(images)[0]
 
-    def _classified(self, images: Sequence[Image.Image], find_hands: Callable | None = None) -> tuple[Classification, list | None]:
+    def _classified(self, images: Sequence[Image.Image], find_hands: Callable | None = None,
+                    calibration=None) -> tuple[Classification, list | None]:
         logits, detections = self._run(images, find_hands)
         hand_found = None if detections is None else np.array([d is not None for d in detections], bool)
-        return Classification(logits.softmax(-1).numpy(), hand_found), detections
+        probabilities = logits.softmax(-1)
+        calibration = self._checked_calibration(calibration) if calibration is not None else self.calibration
+        if calibration is not None and hand_found is not None and hand_found.any():
+            probabilities[torch.from_numpy(hand_found)] = self._calibrated(calibration, [d for d in detections if d is not None])
+        return Classification(probabilities.numpy(), hand_found), detections
 
-    def classify(self, images: Sequence[Image.Image]) -> Classification:
-        """Probabilities and, for landmark models, which images showed a hand: one pass for both."""
-        return self._classified(images)[0]
+    def _calibrated(self, calibration, detections: list) -> torch.Tensor:
+        """Probabilities of found hands under a person's calibration (:mod:`asl_hf.inference.calibration`)."""
+        from .calibration import calibrated_probabilities
 
-    def predict_proba(self, images: Sequence[Image.Image]) -> np.ndarray:
+        landmarks = torch.from_numpy(np.stack([self.processor.normalise(detection) for detection in detections]))
+        return calibrated_probabilities(self, calibration.bind(self), landmarks)
+
+    def classify(self, images: Sequence[Image.Image], calibration=None) -> Classification:
+        """Probabilities and, for landmark models, which images showed a hand: one pass for both. ``calibration``: one
+        person's :class:`~asl_hf.inference.calibration.Calibration` for this call (default: ``self.calibration``)."""
+        return self._classified(images, calibration=calibration)[0]
+
+    def predict_proba(self, images: Sequence[Image.Image], calibration=None) -> np.ndarray:
         """Softmax probabilities, ``[N, num_classes]`` float32, columns in ``self.labels`` order."""
-        return self.classify(images).probabilities
+        return self.classify(images, calibration).probabilities
 
     def predict_ids(self, images: Sequence[Image.Image]) -> list[int]:
         """The most likely label id of each image."""
@@ -199,24 +233,25 @@ class ImageClassifier:
             predictions.append(Prediction(top if found is not False else top[:1], found, detection))
         return predictions
 
-    def predict_with_hands(self, images: Sequence[Image.Image], top_k: int = 5) -> list[Prediction]:
+    def predict_with_hands(self, images: Sequence[Image.Image], top_k: int = 5, calibration=None) -> list[Prediction]:
         """Each image's top ``top_k`` pairs, ``hand_found`` and (landmark models) the hand it classified."""
-        return self.predictions_of(*self._classified(images), top_k=top_k)
+        return self.predictions_of(*self._classified(images, calibration=calibration), top_k=top_k)
 
-    def predict(self, images: Sequence[Image.Image], top_k: int = 5) -> list[list[tuple[str, float]]]:
+    def predict(self, images: Sequence[Image.Image], top_k: int = 5, calibration=None) -> list[list[tuple[str, float]]]:
         """The ``top_k`` most likely ``(label, probability)`` pairs of each image, best first (for a landmark model
         and a photo without a hand: only ``(no_hand_label, 1.0)``; :meth:`predict_with_hands` says which)."""
-        return [prediction.top for prediction in self.predict_with_hands(images, top_k)]
+        return [prediction.top for prediction in self.predict_with_hands(images, top_k, calibration)]
 
-    def stream(self, **tracker_options):
+    def stream(self, calibration=None, **tracker_options):
         """A :class:`~asl_hf.inference.stream.FrameStream` for the ordered frames of ONE video or webcam stream:
         a landmark model tracks the hand from frame to frame (MediaPipe's video mode; ``tracker_options`` go to
         :class:`~asl_hf.inference.hands.HandTracker`) instead of searching each frame as a new photo; a pixel model
-        classifies each frame as it would a photo. Close it when the stream ends
-        (``with classifier.stream() as stream: ...``); never share one between streams."""
+        classifies each frame as it would a photo. ``calibration``: one person's calibration for every frame of the
+        stream (default: ``self.calibration``). Close it when the stream ends (``with classifier.stream() as stream:
+        ...``); never share one between streams."""
         from .stream import FrameStream
 
-        return FrameStream(self, **tracker_options)
+        return FrameStream(self, calibration=calibration, **tracker_options)
 
     def draw(self, image: Image.Image, detection, crop_margin: float | None = 0.25) -> Image.Image:
         """What a landmark model looked at: the photo with the found hand's 21 points drawn, cropped to the hand."""

@@ -140,9 +140,12 @@ def load_classifier(
     device: str | torch.device | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     runtime: str = "auto",
+    calibration=None,
 ) -> ImageClassifier:
     """Load a saved model folder or Hub repo id (any of the three kinds) with its image processor; ``runtime`` (one of
-    :data:`RUNTIMES`) picks ONNX Runtime or eager PyTorch for the forward pass (``classifier.runtime`` says which)."""
+    :data:`RUNTIMES`) picks ONNX Runtime or eager PyTorch for the forward pass (``classifier.runtime`` says which);
+    ``calibration`` (a path to a calibration file, or a ``Calibration``) adapts a landmark model to one person's hand
+    for every call (:mod:`asl_hf.inference.calibration`; the model's files are not changed)."""
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
     from .. import models  # noqa: F401 - registers the CNN and the landmark model with the Auto classes
@@ -170,6 +173,7 @@ def load_classifier(
     if classifier.detects_hands and mediapipe_problem():  # fail now, not at the first image
         raise ModelLoadError(f"{source}: a hand-landmark model needs MediaPipe: {MEDIAPIPE_HINT} ({mediapipe_problem()})")
     choose_runtime(classifier, source, runtime, revision, token, online)
+    classifier.use_calibration(calibration)
     return classifier
 
 

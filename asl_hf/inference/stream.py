@@ -24,8 +24,10 @@ class FrameStream:
     """One stream's frames, in order, through one classifier: the same answers as the classifier's own calls, except
     that a landmark model's hand comes from tracking. Not for unrelated photos (use the classifier itself)."""
 
-    def __init__(self, classifier, **tracker_options):
+    def __init__(self, classifier, calibration=None, **tracker_options):
         self.classifier = classifier
+        self.calibration = classifier._checked_calibration(calibration) if calibration is not None else classifier.calibration
+        """The person's calibration this stream's frames are classified with (None: the model's own answers)."""
         self.tracker = HandTracker(classifier.processor, **tracker_options) if classifier.detects_hands else None
         """The stream's hand tracker (landmark models; ``tracker_options`` go to :class:`HandTracker`), None for pixel
         models."""
@@ -38,7 +40,7 @@ class FrameStream:
         return [self.tracker.track(image) for image in images]
 
     def _classified(self, images: Sequence) -> tuple[Classification, list | None]:
-        return self.classifier._classified(images, self._find_hands if self.tracker is not None else None)
+        return self.classifier._classified(images, self._find_hands if self.tracker is not None else None, self.calibration)
 
     def classify(self, images: Sequence) -> Classification:
         """Probabilities (and ``hand_found``) of the next frames of the stream, in the order they were shown."""
