@@ -21,6 +21,9 @@ them, so they count as wrong for every letter. evaluation_report.json and the ta
 no_hand_found_fraction (null / "-" for pixel models), eval_results.json eval_no_hand_found(_fraction), and
 predictions.csv a hand_found column.
 
+--calibration FILE (made by scripts/calibrate.py from one person's photos) scores a hand-landmark model adapted to that
+person's hand, the same table otherwise; evaluation_report.json records the file and its examples.
+
 Several models and/or several --test_dir folders: every model is evaluated on every folder, each pair's files go to
 <output_dir>/<model name>/<data name> (default <model folder>/eval_<data name>), and one table is printed at the end
 (model, data, images, accuracy, macro-F1, no hand found, missing classes), also written as a JSON list of rows to --table_json
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from asl_hf.core.cli import run_cli
@@ -49,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", nargs="+", required=True, help="saved model folder(s) or Hub repo id(s) (CNN, MobileNetV2 or hand landmarks)")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
     parser.add_argument("--hub_token", "--token", dest="hub_token", default=None, help="Hub token for a private --model")
+    parser.add_argument("--calibration", default=None,
+                        help="one person's calibration file (scripts/calibrate.py): score the hand-landmark model(s) with it")
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--test_dir", nargs="+", help="raw folder(s): <test_dir>/<CLASS>/<image files>")
     data.add_argument("--dataset_dir", help="a data set saved by scripts/prepare_data.py")
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         raise AslError(f"--output_dir is required when --model is not a local folder ({remote[0]!r} is read from the Hub)")
     transformers_logging.disable_progress_bar()
     classifiers = [load_classifier(model, revision=args.revision, token=args.hub_token, device=args.device,
-                                   batch_size=args.per_device_eval_batch_size) for model in args.model]
+                                   batch_size=args.per_device_eval_batch_size, calibration=args.calibration) for model in args.model]
 
     # Every folder is checked against every model's classes before the first evaluation (scanned once per label set).
     scanned: dict[tuple, object] = {}
@@ -122,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 output_dir = Path(args.output_dir) / model_name / data_name if several else Path(args.output_dir)
             result = evaluate_one(args, model, classifier, images, output_dir)
-            rows.append({**evaluation_table_row(model, images, result, output_dir), "runtime": classifier.runtime})
+            rows.append({**evaluation_table_row(model, images, result, output_dir), "runtime": classifier.runtime,
+                         "calibration": args.calibration})
     if several:
         table_json = Path(args.table_json or Path(args.output_dir or ".") / TABLE_FILE)
         table_json.parent.mkdir(parents=True, exist_ok=True)
@@ -152,8 +159,12 @@ def evaluate_one(args: argparse.Namespace, model: str, classifier, images, outpu
         print(no_hand_sentence(result))
     results = write_evaluation(output_dir, model, images, result, classifier.labels)
     report_file = output_dir / "evaluation_report.json"  # which runtime computed these numbers (ONNX Runtime or PyTorch)
-    report_file.write_text(json.dumps({**json.loads(report_file.read_text()), "runtime": classifier.runtime}, indent=2) + "\n")
+    report = {**json.loads(report_file.read_text()), "runtime": classifier.runtime, "calibration": calibration_record(args, classifier)}
+    report_file.write_text(json.dumps(report, indent=2) + "\n")
     print(f"Runs on {classifier.runtime_note}")
+    if classifier.calibration is not None:
+        print(f"Scored with the calibration {args.calibration} ({len(classifier.calibration.labels)} examples of "
+              f"{len(classifier.calibration.classes)} classes)")
     print(f"eval_accuracy: {results['eval_accuracy']:.4f}")
     print(f"eval_macro_f1: {results['eval_macro_f1']:.4f}")
     print(f"eval_expected_calibration_error: {result.calibration_error:.4f}")
@@ -161,6 +172,15 @@ def evaluate_one(args: argparse.Namespace, model: str, classifier, images, outpu
         print(f"eval_accuracy[{source}]: {row['accuracy']:.4f} ({row['images']} images)")
     print(f"Wrote the results, per-class table and confusion matrix to {output_dir}")
     return result
+
+
+def calibration_record(args: argparse.Namespace, classifier) -> dict | None:
+    """What evaluation_report.json says about the calibration the numbers were scored with (None: none)."""
+    calibration = classifier.calibration
+    if calibration is None:
+        return None
+    return {"file": args.calibration, "person": calibration.person, "examples": calibration.counts(),
+            "settings": asdict(calibration.settings)}
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
     python scripts/spell.py --model outputs/cnn clip.mp4
     python scripts/spell.py --model user/asl-mobilenetv2 frames/ --fps 15 --hold_seconds 0.6 --output_json spelled.json
+    python scripts/spell.py --model outputs/pipeline/landmarks --calibration my-hand.safetensors clip.mp4
 
 INPUT is a video file (sampled at --fps using its timestamps) or a folder of frame images (taken in natural
 file-name order, frame2 before frame10, --fps apart). A letter is typed once it stays the top prediction, above
@@ -32,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Spell
     parser.add_argument("--model", required=True, help="saved model folder or Hub repo id (CNN, MobileNetV2 or hand landmarks)")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
     parser.add_argument("--hub_token", "--token", dest="hub_token", default=None, help="Hub token for a private --model")
+    parser.add_argument("--calibration", default=None,
+                        help="your calibration file (scripts/calibrate.py): the hand-landmark model adapted to your hand")
     parser.add_argument("--output_json", default=None, help="write the text, keystrokes and per-frame predictions here")
     parser.add_argument("--per_device_eval_batch_size", type=int, default=32, help="frames per forward pass")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
@@ -60,18 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     source = open_frames(args.input, args.fps)  # a bad input fails before the model loads
     transformers_logging.disable_progress_bar()
     classifier = load_classifier(args.model, revision=args.revision, token=args.hub_token, device=args.device,
-                                 batch_size=args.per_device_eval_batch_size, runtime=args.runtime)
+                                 batch_size=args.per_device_eval_batch_size, runtime=args.runtime, calibration=args.calibration)
     result = spell_frames(classifier, source.frames, settings, args.per_device_eval_batch_size, source.expected_frames,
                           show_progress=not args.no_progress, track_hands=not args.no_tracking)
     hands = ("tracked" if not args.no_tracking else "found per frame as in photos") if classifier.detects_hands else None
     print(f"Spelled {len(result.predictions)} frames of {source.kind} {source.path} at {args.fps:g} fps with {args.model} "
-          f"({classifier.runtime}{f', hands {hands}' if hands else ''})")
+          f"({classifier.runtime}{f', hands {hands}' if hands else ''}{f', calibrated with {args.calibration}' if args.calibration else ''})")
     for keystroke in result.keystrokes:
         print(f"  {keystroke.time:8.2f} s  {keystroke.label:<7} (held from {keystroke.start_time:.2f} s, "
               f"confidence {keystroke.confidence:.2f})")
     if args.output_json:
         report = {"input": source.path, "model": args.model, "runtime": classifier.runtime,
-                  "hands": None if hands is None else ("tracked" if not args.no_tracking else "photo"),
+                  "hands": None if hands is None else ("tracked" if not args.no_tracking else "photo"), "calibration": args.calibration,
                   "fps": args.fps, "settings": asdict(settings), **result.to_json()}
         Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output_json).write_text(json.dumps(report, indent=2) + "\n")

@@ -67,6 +67,8 @@ class Calibration:
     """The landmark layout the examples were normalised with (points, coordinates, canonical handedness)."""
     no_hand: dict[str, int] = field(default_factory=dict)
     """Per class, how many of the given photos had no hand found (reported, not stored as examples)."""
+    no_hand_files: dict[str, list[str]] = field(default_factory=dict)
+    """Per class, the names of the photos without a hand (where the photos had names; never written to the file)."""
 
     def __post_init__(self):
         self.landmarks = np.asarray(self.landmarks, np.float32).reshape(len(self.labels), -1, 3)
@@ -115,7 +117,9 @@ class Calibration:
         """Write the calibration to one ``.safetensors`` file."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(self.to_bytes())
+        partial = path.with_name(f".{path.name}.partial")  # never a half-written file under the real name
+        partial.write_bytes(self.to_bytes())
+        os.replace(partial, path)
         return path
 
     @classmethod
@@ -229,23 +233,32 @@ class BoundCalibration:
 
 # --- building one ---------------------------------------------------------------------------------------------------
 def build_calibration(classifier, photos: Mapping[str, Sequence], person: str = "",
-                      settings: CalibrationSettings | None = None) -> Calibration:
-    """A calibration from ``{class name: [photos]}`` of one person (PIL images); photos without a found hand are
-    counted in ``no_hand`` and left out. Unknown class names are a :class:`CalibrationError`."""
+                      settings: CalibrationSettings | None = None, show_progress: bool = False) -> Calibration:
+    """A calibration from ``{class name: [photos]}`` of one person (PIL images or uint8 arrays); photos without a
+    found hand are counted in ``no_hand`` (named in ``no_hand_files`` where ``image.info["file_name"]`` says their
+    name, as :func:`photos_from_folder` sets it) and left out. Unknown class names are a :class:`CalibrationError`."""
+    from tqdm.auto import tqdm
+
     if not classifier.detects_hands:
         raise CalibrationError("calibration works with the hand-landmark model only: this model classifies whole photos")
     unknown = sorted(set(photos) - set(classifier.labels))
     if unknown:
         raise CalibrationError(f"unknown class names {unknown}; the model's classes are {', '.join(classifier.labels)}")
-    landmarks, labels, no_hand = [], [], {}
+    landmarks, labels, no_hand, no_hand_files = [], [], {}, {}
+    bar = tqdm(total=sum(len(images) for images in photos.values()), desc="Finding hands", unit="photo", disable=not show_progress)
     for name, images in photos.items():
-        detections = classifier.find_hands([classifier.as_image(image) for image in images])
-        found = [detection for detection in detections if detection is not None]
-        no_hand[name] = len(detections) - len(found)
-        landmarks += [classifier.processor.normalise(detection) for detection in found]
-        labels += [name] * len(found)
+        for index, image in enumerate(images):
+            detection = classifier.find_hands([classifier.as_image(image, index)])[0]
+            bar.update()
+            if detection is None:
+                no_hand[name] = no_hand.get(name, 0) + 1
+                no_hand_files.setdefault(name, []).append(getattr(image, "info", {}).get("file_name", f"{name} #{index + 1}"))
+                continue
+            landmarks.append(classifier.processor.normalise(detection))
+            labels.append(name)
+    bar.close()
     array = np.stack(landmarks) if landmarks else np.zeros((0, 21, 3), np.float32)
-    return Calibration(array, labels, settings or CalibrationSettings(), person, landmark_layout(classifier), no_hand)
+    return Calibration(array, labels, settings or CalibrationSettings(), person, landmark_layout(classifier), no_hand, no_hand_files)
 
 
 def photos_from_folder(folder: str | os.PathLike, known_labels: Sequence[str]) -> dict[str, list]:
@@ -265,10 +278,16 @@ def photos_from_folder(folder: str | os.PathLike, known_labels: Sequence[str]) -
     for class_dir in class_dirs:
         files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
         if files:
-            photos[class_dir.name] = [open_image(path, f"{class_dir.name}/{path.name}") for path in files]
+            photos[class_dir.name] = [_named(open_image(path, f"{class_dir.name}/{path.name}"), f"{class_dir.name}/{path.name}")
+                                      for path in files]
     if not photos:
         raise CalibrationError(f"{root}: no photos (expected <folder>/<CLASS>/<photos>, classes {', '.join(known_labels)})")
     return photos
+
+
+def _named(image, name: str):
+    image.info["file_name"] = name  # PIL's own per-image metadata: build_calibration names photos without a hand
+    return image
 
 
 __all__ = [
