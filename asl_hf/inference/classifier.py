@@ -9,8 +9,6 @@ steps, find the hand and normalise it, so the hand it found is there to draw as 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
-
 import numpy as np
 import torch
 from PIL import Image
@@ -18,6 +16,7 @@ from PIL import Image
 from ..core.errors import AslError
 from ..core.images import to_rgb
 from .lean import lean_preprocessor_for
+from .results import Classification, Prediction
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -35,25 +34,6 @@ def _as_pil(image, index: int) -> Image.Image:
     raise ImageInputError(
         f"image {index}: expected a PIL image or a uint8 HxW / HxWx3 / HxWx4 array, got {type(image).__name__}{shape}"
     )
-
-
-class Classification(NamedTuple):
-    """Probabilities of a batch of images, and which of them showed a hand."""
-
-    probabilities: np.ndarray
-    """``[N, num_classes]`` float32, columns in ``ImageClassifier.labels`` order."""
-    hand_found: np.ndarray | None
-    """``[N]`` bool for landmark models (False: no hand, the row is all ``no_hand_label``); None for pixel models,
-    which classify the whole photo and never look for a hand."""
-
-
-class Prediction(NamedTuple):
-    """One image's best ``(label, probability)`` pairs and whether a hand was found (None: the model does not look)."""
-
-    top: list[tuple[str, float]]
-    hand_found: bool | None
-    detection: object | None = None
-    """Landmark models: the ``HandDetection`` that was classified (draw it with :meth:`ImageClassifier.draw`)."""
 
 
 class ImageClassifier:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .classifier import Classification, Prediction
 from .hands import HandTracker
+from .results import Classification, Prediction
 
 
 class FrameStream:
