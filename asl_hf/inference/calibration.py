@@ -71,7 +71,8 @@ class Calibration:
     """Per class, the names of the photos without a hand (where the photos had names; never written to the file)."""
 
     def __post_init__(self):
-        self.landmarks = np.asarray(self.landmarks, np.float32).reshape(len(self.labels), -1, 3)
+        landmarks = np.asarray(self.landmarks, np.float32)
+        self.landmarks = landmarks.reshape(len(self.labels), -1, 3) if len(self.labels) else np.zeros((0, 21, 3), np.float32)
         self._bound: dict[int, BoundCalibration] = {}
 
     @property
