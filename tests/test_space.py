@@ -491,8 +491,8 @@ def test_the_spell_tab_tracks_the_hand_per_session_and_releases_the_tracker(land
     app.release_stream(None)  # nothing to release: fine
 
     streams = []
-    def recording_stream(original=landmarks_slot.classifier.stream):
-        streams.append(original())
+    def recording_stream(original=landmarks_slot.classifier.stream, **options):
+        streams.append(original(**options))
         return streams[-1]
 
     landmarks_slot.classifier.stream = recording_stream
