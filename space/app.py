@@ -385,10 +385,13 @@ def hand_model(models: list[ModelSlot]) -> ModelSlot | None:
     return next((slot for slot in models if slot.looks_for_hands), None)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def calibrated_words(calibration: Calibration) -> str:
     """``calibrated to your hand (N letters)``."""
-    letters = len(calibration.classes)
-    return f"calibrated to your hand ({letters} letter{'' if letters == 1 else 's'})"
+    return f"calibrated to your hand ({_count(len(calibration.classes), 'letter')})"
 
 
 def calibration_status(models: list[ModelSlot], calibration) -> str:
@@ -418,8 +421,7 @@ def capture_prompt(models: list[ModelSlot], position, per_letter, calibration) -
         return HAND_WORDS["no_model"]
     position, total = _position(position), len(CAPTURE_LETTERS)
     labels = calibration.labels if isinstance(calibration, Calibration) else []
-    letters = len(set(labels))
-    progress = f"{letters} letter{'' if letters == 1 else 's'} done, {len(labels)} photo{'' if len(labels) == 1 else 's'}"
+    progress = f"{_count(len(set(labels)), 'letter')} done, {_count(len(labels), 'photo')}"
     if position == total:
         return HAND_WORDS["all_asked"].format(total=total, progress=progress)
     letter = CAPTURE_LETTERS[position]
@@ -469,7 +471,7 @@ def take_photo(models: list[ModelSlot], frame, per_letter, position, calibration
     taken, wanted = calibration.labels.count(letter), _photos_per_letter(per_letter)
     if taken < wanted:
         return _capture(models, position, per_letter, calibration, HAND_WORDS["taken"].format(taken=taken, wanted=wanted, letter=letter))
-    return _capture(models, position + 1, per_letter, calibration, HAND_WORDS["letter_done"].format(letter=letter, taken=taken))
+    return _capture(models, position + 1, per_letter, calibration, HAND_WORDS["letter_done"].format(letter=letter, photos=_count(taken, "photo")))
 
 
 def skip_letter(models: list[ModelSlot], per_letter, position, calibration) -> tuple:
@@ -518,7 +520,7 @@ def load_calibration(models: list[ModelSlot], data, per_letter, position, calibr
         return _capture(models, position, per_letter, calibration, f"⚠️ {_first_line(error)}")
     except Exception as error:  # e.g. a safetensors file cut short
         return _capture(models, position, per_letter, calibration, f"⚠️ That file: not a calibration file ({_first_line(error)})")
-    note = HAND_WORDS["loaded"].format(photos=len(loaded.labels), calibrated=calibrated_words(loaded))
+    note = HAND_WORDS["loaded"].format(photos=_count(len(loaded.labels), "photo"), calibrated=calibrated_words(loaded))
     return _capture(models, position, per_letter, loaded, note)
 
 
@@ -624,7 +626,7 @@ HAND_WORDS = {
     "no_model": "⚠️ **Calibration needs the hand-landmark model, which is not loaded here**, so this tab cannot calibrate.",
     "no_hand": "⚠️ No hand found in that photo — try again (the whole hand in view, in good light).",
     "taken": "Photo {taken} of {wanted} of **{letter}** taken.",
-    "letter_done": "✅ **{letter}** done ({taken} photos).",
+    "letter_done": "✅ **{letter}** done ({photos}).",
     "skipped": "Skipped **{letter}**.",
     "back": "Back to **{letter}**.",
     "redo": "The photos of **{letter}** are dropped: take them again.",
@@ -632,7 +634,7 @@ HAND_WORDS = {
     "all_asked_note": "Every letter has been asked: use **Back** to add to one.",
     "forgotten": "Your hand is forgotten: the calibration and its photos' landmarks are gone.",
     "no_file": "⚠️ No file: choose a calibration file (.safetensors).",
-    "loaded": "Loaded a calibration of {photos} photos: the hand-landmark model is {calibrated}.",
+    "loaded": "Loaded a calibration of {photos}: the hand-landmark model is {calibrated}.",
     "nothing_to_download": "⚠️ Nothing to download yet: take photos or load a calibration first.",
     "downloaded": "Your calibration is downloading as `{name}` ({size:,} bytes).",
     "status_calibrated": "✋ {model}: {calibrated}.",
