@@ -478,7 +478,7 @@ def skip_letter(models: list[ModelSlot], per_letter, position, calibration) -> t
     """Ask for the next letter (the skipped one keeps any photos it has)."""
     position = _position(position)
     if hand_model(models) is None or position == len(CAPTURE_LETTERS):
-        return _capture(models, position, per_letter, calibration, "" if hand_model(models) else HAND_WORDS["all_asked_note"])
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["all_asked_note" if hand_model(models) else "no_model"])
     return _capture(models, position + 1, per_letter, calibration, HAND_WORDS["skipped"].format(letter=CAPTURE_LETTERS[position]))
 
 
@@ -493,7 +493,7 @@ def redo_letter(models: list[ModelSlot], per_letter, position, calibration) -> t
     """Drop the photos of the letter asked for, to take them again."""
     position = _position(position)
     if hand_model(models) is None or position == len(CAPTURE_LETTERS):
-        return _capture(models, position, per_letter, calibration, "" if hand_model(models) else HAND_WORDS["no_model"])
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["all_asked_note" if hand_model(models) else "no_model"])
     letter = CAPTURE_LETTERS[position]
     return _capture(models, position, per_letter, _without_letter(calibration, letter), HAND_WORDS["redo"].format(letter=letter))
 

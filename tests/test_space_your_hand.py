@@ -117,7 +117,8 @@ def test_the_capture_ends_after_z_and_a_changed_count_shows_at_once(landmarks_sl
     assert note == "✅ **Z** done (1 photo)." and position == 26
     assert prompt.startswith("### All 26 letters asked\n1 letter done, 1 photo.")
     assert app.take_photo(models, photo(), 1, 26, calibration)[1:] == (app.HAND_WORDS["all_asked_note"], calibration, 26)
-    assert app.skip_letter(models, 1, 26, calibration)[3] == 26
+    for handler in (app.skip_letter, app.redo_letter):  # nothing past Z: the calibration stays
+        assert handler(models, 1, 26, calibration)[1:] == (app.HAND_WORDS["all_asked_note"], calibration, 26)
     assert app.back_letter(models, 1, 26, calibration)[3] == 25
     assert app.capture_prompt(models, 25, 5, calibration).endswith("Photos of Z: 1 of 5 · 1 letter done, 1 photo")
 
@@ -170,8 +171,9 @@ def test_without_a_landmark_model_the_tab_says_so_and_changes_nothing(tmp_path):
     assert "Calibration needs the hand-landmark model" in no_model
     assert app.capture_prompt(models, 0, 3, None) == no_model
     assert app.take_photo(models, grey(), 3, 0, None) == (no_model, no_model, None, 0)
-    for handler in (app.skip_letter, app.back_letter, app.redo_letter):
-        assert handler(models, 3, 0, None)[2:] == (None, 0), handler.__name__
+    for handler in (app.skip_letter, app.redo_letter):
+        assert handler(models, 3, 0, None) == (no_model, no_model, None, 0), handler.__name__
+    assert app.back_letter(models, 3, 0, None) == (no_model, "", None, 0)
     assert app.load_calibration(models, b"anything", 3, 0, None)[1:] == (no_model, None, 0)
     assert app.forget_hand(models, 3)[2:] == (None, 0) and app.calibration_status(models, None) == ""
     demo = app.build_demo(models)
