@@ -194,7 +194,7 @@ def test_classify_gives_the_packages_calibrated_answer(landmarks_slot, hand_foun
     assert plain[-1] == "Classified a 200×200 image." and plain[0].get("B", 0.0) < label["B"]
 
 
-def test_the_spell_stream_follows_the_sessions_calibration(landmarks_slot):  # noqa: F811
+def test_the_spell_stream_follows_the_sessions_calibration(landmarks_slot, tmp_path):  # noqa: F811
     app = load_space_app()
     models, frame = [landmarks_slot], grey()
     first, second = calibration_of(landmarks_slot, {"A": 0}), calibration_of(landmarks_slot, {"A": 0, "B": 1})
@@ -206,6 +206,22 @@ def test_the_spell_stream_follows_the_sessions_calibration(landmarks_slot):  # n
     forgotten = app.spell_frame(models, frame, "Hand landmarks", 0.8, 0.5, machine, changed, None)[3]
     assert forgotten.calibration is None and forgotten.stream.calibration is None and changed.stream.tracker._closed
     app.release_stream(forgotten)
+    assert app.spell_frame(models, frame, "Hand landmarks", 0.8, 0.5, machine, None, "not a calibration")[3].calibration is None
+
+    from tests.spelling_helpers import write_video
+
+    options = []
+    def recording_stream(original=landmarks_slot.classifier.stream, **given):
+        options.append(given)
+        return original(**given)
+
+    landmarks_slot.classifier.stream = recording_stream
+    try:
+        video = write_video(tmp_path / "grey.mp4", [frame.resize((64, 64))] * 3, fps=10)
+        summary = app.spell_video(models, {"path": str(video), "orig_name": "grey.mp4"}, "Hand landmarks", 0.8, 0.5, second)[1]
+    finally:
+        del landmarks_slot.classifier.stream
+    assert summary.startswith("Spelled 3 frames") and options == [{"calibration": second}]  # the video's stream, calibrated
     pixel = app.ModelSlot(name="Custom CNN", source="x", classifier=landmarks_slot.classifier)
     assert app.calibration_for(pixel, first) is first  # a slot whose classifier finds hands uses it ...
     pixel.classifier = type("Pixels", (), {"detects_hands": False})()
