@@ -1,4 +1,5 @@
-"""ASL fingerspelling demo: one photo in, each model's top-5 letters out, side by side; and a Spell tab that types.
+"""ASL fingerspelling demo: one photo in, each model's top-5 letters out, side by side; a Spell tab that types; and a
+Your hand tab that calibrates the hand-landmark model to the visitor's hand.
 
 Runs as a Hugging Face Space (``sdk: gradio``) or locally with ``python space/app.py``. This file is only the page:
 layout, events and wording. Loading, classifying, finding and drawing hands, ranking the models and spelling come
@@ -8,6 +9,11 @@ from the ``asl_hf`` package: installed locally, and shipped beside this file in 
 Models come from Hub repo ids or local folders named by environment variables (defaults below). A model that cannot
 be loaded does not stop the app: the page says which model is missing and why.
 
+The Your hand tab asks for each letter A–Z in turn and keeps only the normalised hand landmarks of each photo, as a
+``asl_hf.inference.Calibration`` in the visitor's own ``gr.State`` (memory only, never the server's disk, never shared
+between visitors); the Classify and Spell tabs pass it to the landmark model's calls. A visitor downloads it as a file
+made in the browser (base64 in a hidden textbox, saved by JavaScript) and loads it again with an upload read in memory.
+
 Example photos come from ``examples/`` beside this file, which ``scripts/push_to_hub.py --examples_dir`` fills at push
 time (real photos are never stored in the code repository), or from the folder named by ``ASL_EXAMPLES_DIR``; each
 file name starts with its class (``A_A1005.jpg``). With neither, the page has no examples.
@@ -15,6 +21,7 @@ file name starts with its class (``A_A1005.jpg``). With neither, the page has no
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 import os
@@ -24,12 +31,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import torch
 from PIL import Image
 
 from asl_hf.core.errors import AslError
 from asl_hf.core.images import MAX_PIXELS, MAX_SIDE, open_image, prepare_image
-from asl_hf.inference import FrameStream, ImageClassifier, load_classifier
+from asl_hf.inference import Calibration, CalibrationError, FrameStream, ImageClassifier, load_classifier
+from asl_hf.inference.calibration import landmark_layout
+from asl_hf.inference.handshapes import CAPTURE_LETTERS, HANDSHAPES
 from asl_hf.inference.reports import ReportedScores, rank_models, reported_scores
 from asl_hf.spelling import SpellingMachine, SpellingSettings
 from asl_hf.spelling.frames import open_frames
@@ -66,6 +76,10 @@ deletes the session's stream state, which closes its hand tracker."""
 SPELL_VIDEO_FPS = 10.0
 MAX_VIDEO_SECONDS = 120.0
 """An uploaded video is spelled up to this point (at 10 fps, 1,200 frames)."""
+PHOTOS_PER_LETTER = 3
+"""The Your hand tab's default: after this many photos of a letter (with a hand found) it asks for the next one."""
+CALIBRATION_FILE_NAME = "my-hand.safetensors"
+"""The name the browser saves a downloaded calibration under."""
 
 logger = logging.getLogger("asl_space")
 
@@ -180,11 +194,16 @@ class Answer:
     view: Image.Image | None = None
 
 
-def answer_for(slot: ModelSlot, image: Image.Image) -> Answer:
+def calibration_for(slot: ModelSlot, calibration) -> Calibration | None:
+    """The session's calibration where ``slot`` can use it (the hand-landmark model); None for pixel models."""
+    return calibration if isinstance(calibration, Calibration) and slot.looks_for_hands else None
+
+
+def answer_for(slot: ModelSlot, image: Image.Image, calibration: Calibration | None = None) -> Answer:
     """Top-k ``{label: probability}``, the latency in ms (preprocessing, hand detection, forward pass) and the drawn
-    hand, all through the package's classifier."""
+    hand, all through the package's classifier (with the session's calibration, for the landmark model)."""
     start = time.perf_counter()
-    prediction = slot.classifier.predict_with_hands([image], top_k=TOP_K)[0]
+    prediction = slot.classifier.predict_with_hands([image], top_k=TOP_K, calibration=calibration_for(slot, calibration))[0]
     latency_ms = round((time.perf_counter() - start) * 1000, 2)
     if prediction.hand_found is False:
         return Answer(None, latency_ms)
@@ -203,9 +222,10 @@ def verdict(confidences: dict[str, float] | None) -> str:
     return f"⚠️ **Unsure**: **{best}** ({100 * probability:.0f}%){second}?"
 
 
-def predict_all(models: list[ModelSlot], payload) -> tuple:
+def predict_all(models: list[ModelSlot], payload, calibration: Calibration | None = None) -> tuple:
     """Each model's (label, latency, view, verdict) for one image, then a status line; bad input gives a message, never
-    a traceback. A landmark model that finds no hand answers ``NO_HAND``, not a letter."""
+    a traceback. A landmark model that finds no hand answers ``NO_HAND``, not a letter. ``calibration``: the session's
+    (the *Your hand* tab), used by the landmark model and named in the status line."""
     try:
         image = prepare_image(image_from_payload(payload), MAX_SIDE)
     except (InputImageError, AslError) as error:
@@ -217,7 +237,7 @@ def predict_all(models: list[ModelSlot], payload) -> tuple:
             notes.append(f"⚠️ {slot.name} is not loaded: {slot.error}")
             continue
         try:
-            answer = answer_for(slot, image)
+            answer = answer_for(slot, image, calibration)
         except Exception as error:  # keep serving; the log keeps the details
             logger.exception("%s failed on a %s image of size %s", slot.name, image.mode, image.size)
             outputs += [None, None, None, None]
@@ -225,6 +245,8 @@ def predict_all(models: list[ModelSlot], payload) -> tuple:
             continue
         if answer.confidences is None:
             notes.append(f"{slot.name}: {NO_HAND} in this photo, so it names no letter.")
+        elif calibration_for(slot, calibration) is not None:
+            notes.append(f"{slot.name}: {calibrated_words(calibration)}.")
         outputs += [answer.confidences or NO_HAND, answer.latency_ms, answer.view, verdict(answer.confidences)]
     return (*outputs, " ".join(notes))
 
@@ -247,14 +269,18 @@ class LiveStream:
 
     model_name: str
     stream: FrameStream
+    calibration: Calibration | None = None
+    """The session's calibration the stream was made with (compared by identity: a new one makes a new stream)."""
 
 
-def live_stream(slot: ModelSlot, live: LiveStream | None) -> LiveStream:
-    """The session's stream for ``slot``, created on its first frame; switching models closes the old one."""
-    if isinstance(live, LiveStream) and live.model_name == slot.name:
+def live_stream(slot: ModelSlot, live: LiveStream | None, calibration: Calibration | None = None) -> LiveStream:
+    """The session's stream for ``slot``, created on its first frame; switching models or calibrations closes the old
+    one (a stream classifies every frame with the calibration it was made with)."""
+    calibration = calibration_for(slot, calibration)
+    if isinstance(live, LiveStream) and live.model_name == slot.name and live.calibration is calibration:
         return live
     release_stream(live)
-    return LiveStream(slot.name, slot.classifier.stream())
+    return LiveStream(slot.name, slot.classifier.stream(calibration=calibration), calibration)
 
 
 def release_stream(live) -> None:
@@ -294,16 +320,17 @@ def held_markdown(machine: SpellingMachine, seen: tuple[str | None, float] | Non
     return line
 
 
-def spell_frame(models: list[ModelSlot], frame, model_name, hold_seconds, threshold, machine, live=None):
+def spell_frame(models: list[ModelSlot], frame, model_name, hold_seconds, threshold, machine, live=None, calibration=None):
     """One webcam frame: classify it through this session's stream (the landmark model tracks the hand from the
-    session's previous frame), update this session's machine, show the text and the held sign."""
+    session's previous frame, with the session's calibration), update this session's machine, show the text and the
+    held sign."""
     machine = machine if isinstance(machine, SpellingMachine) else SpellingMachine()
     machine.settings = spelling_settings(hold_seconds, threshold)
     if frame is None:
         return machine.text, held_markdown(machine), machine, live
     try:
         slot = ready_model(models, model_name)
-        live = live_stream(slot, live)
+        live = live_stream(slot, live, calibration)
         seen = top_label(slot, prepare_image(image_from_payload(frame), MAX_SIDE), live.stream)
     except (InputImageError, AslError) as error:
         return machine.text, f"⚠️ {error}", machine, live
@@ -314,9 +341,10 @@ def spell_frame(models: list[ModelSlot], frame, model_name, hold_seconds, thresh
     return machine.text, held_markdown(machine, seen), machine, live
 
 
-def spell_video(models: list[ModelSlot], payload, model_name, hold_seconds, threshold):
-    """A whole uploaded video, by its own timestamps (``asl_hf.spelling.frames``). Its text replaces the box; the
-    webcam then starts afresh (the video's clock and the webcam's cannot be mixed in one machine)."""
+def spell_video(models: list[ModelSlot], payload, model_name, hold_seconds, threshold, calibration=None):
+    """A whole uploaded video, by its own timestamps (``asl_hf.spelling.frames``), with the session's calibration for
+    the landmark model. Its text replaces the box; the webcam then starts afresh (the video's clock and the webcam's
+    cannot be mixed in one machine)."""
     machine = SpellingMachine(spelling_settings(hold_seconds, threshold))
     fields = _upload_fields(payload)
     if not fields.get("path"):
@@ -325,7 +353,7 @@ def spell_video(models: list[ModelSlot], payload, model_name, hold_seconds, thre
     frames, cut = 0, False
     try:
         slot = ready_model(models, model_name)
-        with slot.classifier.stream() as stream:  # the video's own tracker, closed when it is read
+        with slot.classifier.stream(calibration=calibration_for(slot, calibration)) as stream:  # its own tracker, closed at the end
             for frame in open_frames(fields["path"], SPELL_VIDEO_FPS, display_name=name).frames:
                 if frame.time >= MAX_VIDEO_SECONDS:
                     cut = True
@@ -346,6 +374,169 @@ def clear_spelling(machine, live=None):
     release_stream(live)
     fresh = SpellingMachine(machine.settings if isinstance(machine, SpellingMachine) else SpellingSettings())
     return "", held_markdown(fresh), fresh, None
+
+
+# --- Your hand --------------------------------------------------------------------------------------------------
+# A session's calibration lives in a gr.State of its own (a Calibration: normalised landmarks and letters, never a
+# photo), in memory only; the Classify and Spell tabs pass it to the landmark model's calls. The capture position (the
+# index of the letter asked for) is a second gr.State.
+def hand_model(models: list[ModelSlot]) -> ModelSlot | None:
+    """The loaded hand-landmark model, the one a calibration adapts; None when none is loaded."""
+    return next((slot for slot in models if slot.looks_for_hands), None)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def calibrated_words(calibration: Calibration) -> str:
+    """``calibrated to your hand (N letters)``."""
+    return f"calibrated to your hand ({_count(len(calibration.classes), 'letter')})"
+
+
+def calibration_status(models: list[ModelSlot], calibration) -> str:
+    """The line the Classify and Spell tabs show about the session's calibration (nothing without a landmark model)."""
+    slot = hand_model(models)
+    if slot is None:
+        return ""
+    if isinstance(calibration, Calibration):
+        return HAND_WORDS["status_calibrated"].format(model=slot.name, calibrated=calibrated_words(calibration))
+    return HAND_WORDS["status_plain"].format(model=slot.name)
+
+
+def _photos_per_letter(value) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return PHOTOS_PER_LETTER
+
+
+def _position(value) -> int:
+    return min(max(0, value), len(CAPTURE_LETTERS)) if isinstance(value, int) else 0
+
+
+def capture_prompt(models: list[ModelSlot], position, per_letter, calibration) -> str:
+    """Markdown: the letter to sign next with its handshape, its photos so far, and the whole capture's progress."""
+    if hand_model(models) is None:
+        return HAND_WORDS["no_model"]
+    position, total = _position(position), len(CAPTURE_LETTERS)
+    labels = calibration.labels if isinstance(calibration, Calibration) else []
+    progress = f"{_count(len(set(labels)), 'letter')} done, {_count(len(labels), 'photo')}"
+    if position == total:
+        return HAND_WORDS["all_asked"].format(total=total, progress=progress)
+    letter = CAPTURE_LETTERS[position]
+    return (f"### Letter {position + 1} of {total}: {letter} — {HANDSHAPES[letter]}\n"
+            f"Photos of {letter}: {labels.count(letter)} of {_photos_per_letter(per_letter)} · {progress}")
+
+
+def _capture(models, position, per_letter, calibration, note: str) -> tuple:
+    """What every capture event returns: the prompt, a note, the session's calibration and position."""
+    position = _position(position)
+    return capture_prompt(models, position, per_letter, calibration), note, calibration, position
+
+
+def _with_example(calibration: Calibration | None, letter: str, landmarks: np.ndarray, layout: dict) -> Calibration:
+    """A new calibration: the old one's examples and one more (a new object, so streams see the change)."""
+    if not isinstance(calibration, Calibration):
+        return Calibration(landmarks[None], [letter], layout=layout)
+    return Calibration(np.concatenate([calibration.landmarks, landmarks[None]]), [*calibration.labels, letter],
+                       calibration.settings, calibration.person, calibration.layout or layout, dict(calibration.no_hand))
+
+
+def _without_letter(calibration: Calibration | None, letter: str) -> Calibration | None:
+    """A new calibration without ``letter``'s examples; None when nothing is left."""
+    if not isinstance(calibration, Calibration):
+        return None
+    keep = [i for i, label in enumerate(calibration.labels) if label != letter]
+    if not keep:
+        return None
+    return Calibration(calibration.landmarks[keep], [calibration.labels[i] for i in keep], calibration.settings,
+                       calibration.person, calibration.layout, dict(calibration.no_hand))
+
+
+def take_photo(models: list[ModelSlot], frame, per_letter, position, calibration) -> tuple:
+    """Add the photo's hand (its normalised landmarks, never the photo) to the session's calibration as the letter
+    asked for; after ``per_letter`` photos of it, ask for the next letter. A photo without a hand is not counted."""
+    slot, position = hand_model(models), _position(position)
+    if slot is None or position == len(CAPTURE_LETTERS):
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["no_model" if slot is None else "all_asked_note"])
+    try:
+        detection = slot.classifier.find_hands([prepare_image(image_from_payload(frame), MAX_SIDE)])[0]
+    except (InputImageError, AslError) as error:
+        return _capture(models, position, per_letter, calibration, f"⚠️ {error}")
+    if detection is None:
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["no_hand"])
+    letter = CAPTURE_LETTERS[position]
+    calibration = _with_example(calibration, letter, slot.classifier.processor.normalise(detection), landmark_layout(slot.classifier))
+    taken, wanted = calibration.labels.count(letter), _photos_per_letter(per_letter)
+    if taken < wanted:
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["taken"].format(taken=taken, wanted=wanted, letter=letter))
+    return _capture(models, position + 1, per_letter, calibration, HAND_WORDS["letter_done"].format(letter=letter, photos=_count(taken, "photo")))
+
+
+def skip_letter(models: list[ModelSlot], per_letter, position, calibration) -> tuple:
+    """Ask for the next letter (the skipped one keeps any photos it has)."""
+    position = _position(position)
+    if hand_model(models) is None or position == len(CAPTURE_LETTERS):
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["all_asked_note" if hand_model(models) else "no_model"])
+    return _capture(models, position + 1, per_letter, calibration, HAND_WORDS["skipped"].format(letter=CAPTURE_LETTERS[position]))
+
+
+def back_letter(models: list[ModelSlot], per_letter, position, calibration) -> tuple:
+    """Ask for the previous letter again (its photos stay; *Redo letter* drops them)."""
+    position = max(0, _position(position) - 1)
+    note = HAND_WORDS["back"].format(letter=CAPTURE_LETTERS[position]) if hand_model(models) else ""
+    return _capture(models, position, per_letter, calibration, note)
+
+
+def redo_letter(models: list[ModelSlot], per_letter, position, calibration) -> tuple:
+    """Drop the photos of the letter asked for, to take them again."""
+    position = _position(position)
+    if hand_model(models) is None or position == len(CAPTURE_LETTERS):
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["all_asked_note" if hand_model(models) else "no_model"])
+    letter = CAPTURE_LETTERS[position]
+    return _capture(models, position, per_letter, _without_letter(calibration, letter), HAND_WORDS["redo"].format(letter=letter))
+
+
+def forget_hand(models: list[ModelSlot], per_letter) -> tuple:
+    """Forget the session's calibration (every photo's landmarks) and start the capture again at A."""
+    return _capture(models, 0, per_letter, None, HAND_WORDS["forgotten"] if hand_model(models) else "")
+
+
+def load_calibration(models: list[ModelSlot], data, per_letter, position, calibration) -> tuple:
+    """Make an uploaded calibration file (its bytes, in memory) the session's, once the landmark model accepts it;
+    anything else is a one-line message and the session's calibration stays as it was."""
+    slot = hand_model(models)
+    if slot is None:
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["no_model"])
+    if not data:
+        return _capture(models, position, per_letter, calibration, HAND_WORDS["no_file"])
+    try:
+        loaded = Calibration.from_bytes(bytes(data), "That file")
+        if not loaded.labels:
+            raise CalibrationError("That file: a calibration without any photo's landmarks")
+        loaded.bind(slot.classifier)  # refuses another landmark layout or classes the model does not know
+    except AslError as error:
+        return _capture(models, position, per_letter, calibration, f"⚠️ {_first_line(error)}")
+    except Exception as error:  # e.g. a safetensors file cut short
+        return _capture(models, position, per_letter, calibration, f"⚠️ That file: not a calibration file ({_first_line(error)})")
+    note = HAND_WORDS["loaded"].format(photos=_count(len(loaded.labels), "photo"), calibrated=calibrated_words(loaded))
+    return _capture(models, position, per_letter, loaded, note)
+
+
+def calibration_base64(calibration) -> tuple[str, str]:
+    """The session's calibration file as base64 (the page's JavaScript turns it into a download: nothing is written on
+    the server), and a note; ``""`` and why when there is none."""
+    if not isinstance(calibration, Calibration):
+        return "", HAND_WORDS["nothing_to_download"]
+    data = calibration.to_bytes()
+    return base64.b64encode(data).decode("ascii"), HAND_WORDS["downloaded"].format(name=CALIBRATION_FILE_NAME, size=len(data))
+
+
+def calibration_changed(models: list[ModelSlot], calibration, lines: int = 2) -> tuple:
+    """After any change to the session's calibration: the status line for each tab that shows it, and an empty
+    download box (a file made before the change is stale)."""
+    return (*[calibration_status(models, calibration)] * lines, "")
 
 
 # --- Example photos ----------------------------------------------------------------------------------------------
@@ -420,6 +611,54 @@ the last character. Start the webcam with its record button: it is read {per_sec
 """
 
 
+YOUR_HAND_HELP = """
+**Calibrate the hand-landmark model to your hand** (no retraining): sign each letter to the webcam and press **Take
+photo**; after {per_letter} photos (set below) of a letter the next one is asked for. **Skip letter** moves on,
+**Redo letter** drops the letter's photos, **Back** returns to the previous letter. The model then compares each hand
+it sees with yours, in the Classify and Spell tabs, for this browser tab only.
+
+Only the 21 hand landmarks of each photo are kept (never the photo), in this session's memory, never on the server's
+disk; closing the tab or **Forget my hand** discards them. **Download my calibration** saves them to a small file
+(`{file_name}`) that you can load again later.
+"""
+
+HAND_WORDS = {
+    "no_model": "⚠️ **Calibration needs the hand-landmark model, which is not loaded here**, so this tab cannot calibrate.",
+    "no_hand": "⚠️ No hand found in that photo — try again (the whole hand in view, in good light).",
+    "taken": "Photo {taken} of {wanted} of **{letter}** taken.",
+    "letter_done": "✅ **{letter}** done ({photos}).",
+    "skipped": "Skipped **{letter}**.",
+    "back": "Back to **{letter}**.",
+    "redo": "The photos of **{letter}** are dropped: take them again.",
+    "all_asked": "### All {total} letters asked\n{progress}. Use **Back** to add to a letter, or download your calibration.",
+    "all_asked_note": "Every letter has been asked: use **Back** to add to one.",
+    "forgotten": "Your hand is forgotten: the calibration and its photos' landmarks are gone.",
+    "no_file": "⚠️ No file: choose a calibration file (.safetensors).",
+    "loaded": "Loaded a calibration of {photos}: the hand-landmark model is {calibrated}.",
+    "nothing_to_download": "⚠️ Nothing to download yet: take photos or load a calibration first.",
+    "downloaded": "Your calibration is downloading as `{name}` ({size:,} bytes).",
+    "status_calibrated": "✋ {model}: {calibrated}.",
+    "status_plain": "{model}: not calibrated (the *Your hand* tab adapts it to your hand).",
+}
+"""Everything the Your hand tab says, and the calibration line of the Classify and Spell tabs."""
+
+DOWNLOAD_JS = f"""
+(data) => {{
+  if (!data) return;
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const url = URL.createObjectURL(new Blob([bytes], {{type: "application/octet-stream"}}));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "{CALIBRATION_FILE_NAME}";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}}
+"""
+"""Saves the base64 of the session's calibration (a hidden textbox) as a file, in the browser: the server writes none."""
+
+
 # --- Layout and events ------------------------------------------------------------------------------------------
 def model_column(slot: ModelSlot, index: int) -> list:
     """One model's result column: its verdict (the letter, or "Unsure"), its top-5 bars, latency and, for a
@@ -436,8 +675,8 @@ def model_column(slot: ModelSlot, index: int) -> list:
 
 def build_classify_tab(models: list[ModelSlot], examples: list[tuple[str, str]], ranking: tuple[list[str], str]):
     """The photo / live-webcam inputs and one result column per model, best first (call inside a Blocks context).
-    Returns the photo input, its button, the live input and the outputs ``predict_all`` fills, in ``models`` order
-    whatever the column order (the API's order does not depend on the scores)."""
+    Returns the photo input, its button, the live input, the outputs ``predict_all`` fills, in ``models`` order
+    whatever the column order (the API's order does not depend on the scores), and the calibration line."""
     ranked, ranked_by = ranking
     place = {name: position for position, name in enumerate(ranked)}  # models not loaded go last
     columns = sorted(range(len(models)), key=lambda index: place.get(models[index].name, len(models)))
@@ -455,6 +694,7 @@ def build_classify_tab(models: list[ModelSlot], examples: list[tuple[str, str]],
                                           streaming=True, type="pil", image_mode=None,
                                           webcam_options=gr.WebcamOptions(mirror=True), height=320)
             status = gr.Markdown(elem_id="status")
+            calibration_note = gr.Markdown(calibration_status(models, None), elem_classes="model-info", elem_id="calibration-note")
             if len(ranked) > 1:
                 gr.Markdown(f"Models best first by {ranked_by}.", elem_classes="model-info", elem_id="ranking")
         result_components = {index: model_column(models[index], index) for index in columns}
@@ -463,14 +703,15 @@ def build_classify_tab(models: list[ModelSlot], examples: list[tuple[str, str]],
         gr.Examples(examples=[[path] for path, _ in examples], inputs=[image_input], cache_examples=False,
                     label=f"Example photos ({', '.join(caption for _, caption in examples)}): click one",
                     elem_id="examples")
-    return image_input, classify_button, live_input, outputs
+    return image_input, classify_button, live_input, outputs, calibration_note
 
 
-def build_spell_tab(models: list[ModelSlot], ranking: tuple[list[str], str]) -> None:
+def build_spell_tab(models: list[ModelSlot], ranking: tuple[list[str], str], calibration: gr.State) -> gr.Markdown:
     """The Spell tab's components and events (call inside a Blocks context); ``ranking`` picks the default model.
     Each session has its own ``SpellingMachine`` and its own webcam stream (:class:`LiveStream`, with the landmark
     model's hand tracker) in ``gr.State``s; the webcam stream feeds them one frame at a time, timed by the server clock.
-    An uploaded video gets a stream of its own."""
+    An uploaded video gets a stream of its own. ``calibration``: the session's (the landmark model uses it). Returns
+    the tab's calibration line."""
     ready, ranked_by = ranking
     defaults = SpellingSettings()
     gr.Markdown(SPELL_HELP.format(per_second=1 / SPELL_STREAM_EVERY_S, limit=SPELL_TIME_LIMIT_S, fps=SPELL_VIDEO_FPS,
@@ -481,6 +722,8 @@ def build_spell_tab(models: list[ModelSlot], ranking: tuple[list[str], str]) -> 
         with gr.Column(scale=1):
             model = gr.Dropdown(ready, value=ready[0] if ready else None, label="Model", elem_id="spell-model",
                                 info=f"best first by {ranked_by}")
+            calibration_note = gr.Markdown(calibration_status(models, None), elem_classes="model-info",
+                                           elem_id="spell-calibration-note")
             with gr.Tabs():
                 with gr.Tab("Webcam"):
                     webcam = gr.Image(label=f"Webcam (read every {SPELL_STREAM_EVERY_S:g} s)", sources=["webcam"], streaming=True,
@@ -504,42 +747,94 @@ def build_spell_tab(models: list[ModelSlot], ranking: tuple[list[str], str]) -> 
 
     settings = [model, hold, threshold]
     one_frame = functools.partial(spell_frame, models)
-    webcam.stream(one_frame, inputs=[webcam, *settings, state, live], outputs=[text, held, state, live],
+    webcam.stream(one_frame, inputs=[webcam, *settings, state, live, calibration], outputs=[text, held, state, live],
                   stream_every=SPELL_STREAM_EVERY_S, time_limit=SPELL_TIME_LIMIT_S, concurrency_limit=CONCURRENCY_LIMIT,
                   api_name="spell_stream", api_visibility="undocumented")
     # gradio_client cannot consume a stream event (it stops at the "process_streaming" message), so the same function
     # is also an ordinary endpoint, one frame per call, behind a button nobody sees.
-    gr.Button(visible=False).click(one_frame, inputs=[webcam, *settings, state, live], outputs=[text, held, state, live],
+    gr.Button(visible=False).click(one_frame, inputs=[webcam, *settings, state, live, calibration], outputs=[text, held, state, live],
                                    concurrency_limit=CONCURRENCY_LIMIT, api_name="spell")
-    video_button.click(functools.partial(spell_video, models), inputs=[video, *settings], outputs=[text, held, state],
+    video_button.click(functools.partial(spell_video, models), inputs=[video, *settings, calibration], outputs=[text, held, state],
                        api_name="spell_video", preprocess=False)
     clear_button.click(clear_spelling, inputs=[state, live], outputs=[text, held, state, live], api_name="clear_spelling")
+    return calibration_note
+
+
+def build_your_hand_tab(models: list[ModelSlot], calibration: gr.State, status_lines: list[gr.Markdown]) -> None:
+    """The Your hand tab (call inside a Blocks context): the guided capture, download, upload and forget, all on the
+    session's ``calibration`` state; every change also updates the other tabs' ``status_lines``. Without a landmark
+    model it says so, and its buttons change nothing."""
+    position = gr.State(0)
+    gr.Markdown(YOUR_HAND_HELP.format(per_letter=PHOTOS_PER_LETTER, file_name=CALIBRATION_FILE_NAME))
+    with gr.Row():
+        with gr.Column(scale=1):
+            photo = gr.Image(label="Your hand", sources=["webcam", "upload"], type="filepath", image_mode=None,
+                             webcam_options=gr.WebcamOptions(mirror=True), height=320, elem_id="hand-photo")
+            take_button = gr.Button("Take photo", variant="primary", elem_id="hand-take")
+            per_letter = gr.Slider(1, 10, value=PHOTOS_PER_LETTER, step=1, label="Photos per letter", elem_id="hand-per-letter")
+        with gr.Column(scale=1):
+            prompt = gr.Markdown(capture_prompt(models, 0, PHOTOS_PER_LETTER, None), elem_id="hand-prompt")
+            note = gr.Markdown(elem_id="hand-note")
+            with gr.Row():
+                back_button = gr.Button("Back", elem_id="hand-back")
+                redo_button = gr.Button("Redo letter", elem_id="hand-redo")
+                skip_button = gr.Button("Skip letter", elem_id="hand-skip")
+            download_button = gr.Button("Download my calibration", elem_id="hand-download")
+            upload = gr.File(label="Load a calibration file", file_types=[".safetensors"], type="binary", elem_id="hand-upload")
+            forget_button = gr.Button("Forget my hand", variant="stop", elem_id="hand-forget")
+            download_data = gr.Textbox(visible="hidden", elem_id="hand-download-data")
+
+    capture_outputs = [prompt, note, calibration, position]
+    changed = functools.partial(calibration_changed, models, lines=len(status_lines))
+    moves = [(take_button.click, take_photo, [photo, per_letter], "take_photo"),
+             (skip_button.click, skip_letter, [per_letter], "skip_letter"),
+             (back_button.click, back_letter, [per_letter], "back_letter"),
+             (redo_button.click, redo_letter, [per_letter], "redo_letter"),
+             (upload.upload, load_calibration, [upload, per_letter], "load_calibration")]
+    for trigger, handler, inputs, api_name in moves:
+        trigger(functools.partial(handler, models), inputs=[*inputs, position, calibration], outputs=capture_outputs,
+                api_name=api_name, preprocess=handler is not take_photo).then(  # the photo reaches open_image unprocessed
+            changed, inputs=calibration, outputs=[*status_lines, download_data], api_visibility="private")
+    forget_button.click(functools.partial(forget_hand, models), inputs=per_letter, outputs=capture_outputs,
+                        api_name="forget_hand").then(changed, inputs=calibration, outputs=[*status_lines, download_data],
+                                                     api_visibility="private")
+    per_letter.change(functools.partial(capture_prompt, models), inputs=[position, per_letter, calibration], outputs=prompt,
+                      api_visibility="private")
+    download_button.click(calibration_base64, inputs=calibration, outputs=[download_data, note],
+                          api_name="download_calibration").then(None, inputs=download_data, js=DOWNLOAD_JS)
+    gr.Button(visible=False).click(functools.partial(calibration_status, models), inputs=calibration,
+                                   outputs=status_lines[0], api_name="calibration_status")
 
 
 def build_demo(models: list[ModelSlot], examples: list[tuple[str, str]] | None = None) -> gr.Blocks:
     """The Blocks app for the given (loaded or missing) models: a Classify tab (its photo and live-webcam inputs
-    share the result columns, with the ``(path, caption)`` example photos below, if any) and a Spell tab."""
+    share the result columns, with the ``(path, caption)`` example photos below, if any), a Spell tab and a Your hand
+    tab; the session's calibration (a ``gr.State``) made or loaded there is used by the other two."""
     predict = functools.partial(predict_all, models)
     ranking = best_first(models)
     missing = [slot for slot in models if not slot.ready]
     with gr.Blocks(title="ASL fingerspelling: CNN, MobileNetV2 and hand landmarks") as demo:
         gr.Markdown("# ASL fingerspelling recognition\nUpload, photograph or paste a hand sign: "
-                    f"{len(models)} models name the letter (top 5 each). Or spell whole words in the *Spell* tab.")
+                    f"{len(models)} models name the letter (top 5 each). Or spell whole words in the *Spell* tab, and "
+                    "calibrate the hand-landmark model to your hand in the *Your hand* tab.")
         if missing:
             gr.Markdown("\n\n".join(f"⚠️ **{slot.name} is not available**: {slot.error}" for slot in missing),
                         elem_id="missing-models")
+        calibration = gr.State(None)  # this session's Calibration (the Your hand tab), in memory only
         with gr.Tabs():
             with gr.Tab("Classify a sign", id="classify"):
-                image_input, classify_button, live_input, outputs = build_classify_tab(models, examples or [], ranking)
+                image_input, classify_button, live_input, outputs, classify_note = build_classify_tab(models, examples or [], ranking)
             with gr.Tab("Spell", id="spell"):
-                build_spell_tab(models, ranking)
+                spell_note = build_spell_tab(models, ranking, calibration)
+            with gr.Tab("Your hand", id="your-hand"):
+                build_your_hand_tab(models, calibration, [classify_note, spell_note])
         with gr.Accordion("About: ASL fingerspelling, the 29 classes, limitations", open=False):
             gr.Markdown(ABOUT.format(dataset=DATASET_ID, max_side=MAX_SIDE, max_mp=MAX_PIXELS // 1_000_000,
                                      max_file=MAX_FILE_SIZE.upper(), examples_note=EXAMPLES_NOTE if examples else ""))
 
-        gr.on([classify_button.click, image_input.change], predict, inputs=image_input, outputs=outputs,
+        gr.on([classify_button.click, image_input.change], predict, inputs=[image_input, calibration], outputs=outputs,
               api_name="predict", preprocess=False, trigger_mode="always_last")
-        live_input.stream(predict, inputs=live_input, outputs=outputs, stream_every=STREAM_EVERY_S,
+        live_input.stream(predict, inputs=[live_input, calibration], outputs=outputs, stream_every=STREAM_EVERY_S,
                           time_limit=120, concurrency_limit=1, api_visibility="private")
     return demo
 

@@ -491,8 +491,8 @@ def test_the_spell_tab_tracks_the_hand_per_session_and_releases_the_tracker(land
     app.release_stream(None)  # nothing to release: fine
 
     streams = []
-    def recording_stream(original=landmarks_slot.classifier.stream):
-        streams.append(original())
+    def recording_stream(original=landmarks_slot.classifier.stream, **options):
+        streams.append(original(**options))
         return streams[-1]
 
     landmarks_slot.classifier.stream = recording_stream
@@ -752,6 +752,7 @@ def test_the_pushed_space_runs_on_its_requirements_alone(tmp_path):
     staged = tmp_path / "space"
     staged_files = stage_space_folder(SPACE_DIR, staged, examples_dir=raw)
     assert "asl_hf/inference/classifier.py" in staged_files and "examples/A_A10.jpg" in staged_files
+    assert "asl_hf/inference/handshapes.py" in staged_files and "asl_hf/inference/calibration.py" in staged_files
     site = tmp_path / "site"
     installed = requirements_site(staged / "requirements.txt", site, extra=(f"gradio=={gradio.__version__}",))
     assert not {"datasets", "accelerate", "evaluate", "scikit-learn", "pytest"} & set(installed), installed
@@ -770,6 +771,9 @@ def test_the_pushed_space_runs_on_its_requirements_alone(tmp_path):
         assert slot.ready and slot.looks_for_hands, slot.error
         label, latency_ms, view, _, message = app.predict_all([slot], {{"path": {str(grey)!r}}})
         assert label == "No hand found" and view is None, (label, message)
+        from PIL import Image
+        prompt, note, calibration, position = app.take_photo([slot], Image.open({str(grey)!r}), 3, 0, None)
+        assert prompt.startswith("### Letter 1 of 26: A") and note == app.HAND_WORDS["no_hand"] and calibration is None
         machine = app.SpellingMachine()
         machine.feed([("H", 0.9, t / 10) for t in range(10)] + [("I", 0.9, 1 + t / 10) for t in range(10)])
         assert machine.text == "HI", machine.text

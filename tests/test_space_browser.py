@@ -101,3 +101,67 @@ def test_upload_and_live_webcam_in_the_browser_show_the_labels(tmp_path, monkeyp
     finally:
         driver.quit()
         demo.close()
+
+
+@pytest.mark.slow
+def test_the_your_hand_tab_asks_letter_by_letter_and_downloads_in_the_browser(tmp_path):
+    """The Your hand tab shows A and its handshape, Skip asks for B; an uploaded calibration calibrates the session (the
+    Classify tab says so) and Download hands back its file from the browser (the page's JavaScript, no server file)."""
+    import base64
+
+    import numpy as np
+
+    from asl_hf.inference import Calibration
+    from asl_hf.inference.handshapes import HANDSHAPES
+    from tests.test_space import make_landmarks_model
+    from tests.test_space_your_hand import calibration_of
+
+    if not mediapipe_available():
+        pytest.skip('the hand-landmark model needs MediaPipe (pip install "mediapipe==0.10.14")')
+    driver = chromium_driver(tmp_path / "chromium-profile")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    app = load_space_app()
+    slot = app.load_slot("Hand landmarks", str(make_landmarks_model(tmp_path / "models")))
+    calibration = calibration_of(slot, {"A": 0, "B": 1})
+    path = calibration.save(tmp_path / "my-hand.safetensors")
+    demo = app.build_demo([slot])
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme="soft", css=app.CSS)
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=10).close()
+        driver.get(f"http://127.0.0.1:{port}/")
+        wait = WebDriverWait(driver, PAGE_TIMEOUT_S)
+        wait.until(expected_conditions.element_to_be_clickable((By.XPATH, "//button[@role='tab'][contains(., 'Your hand')]"))).click()
+        prompt = (By.ID, "hand-prompt")
+        wait.until(expected_conditions.text_to_be_present_in_element(prompt, f"Letter 1 of 26: A — {HANDSHAPES['A']}"))
+        driver.find_element(By.ID, "hand-skip").click()
+        wait.until(expected_conditions.text_to_be_present_in_element(prompt, f"Letter 2 of 26: B — {HANDSHAPES['B']}"))
+        assert "Skipped A." in driver.find_element(By.ID, "hand-note").text
+
+        driver.find_element(By.CSS_SELECTOR, "#hand-upload input[type=file]").send_keys(str(path))
+        wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "hand-note"), "Loaded a calibration of 2 photos"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "space_browser_your_hand.png"))
+        # Record the download instead of saving it: the link's file name and the bytes its blob URL holds.
+        driver.execute_script("window.downloads = []; HTMLAnchorElement.prototype.click = function () {"
+                              " window.downloads.push([this.download, this.href]); };")
+        driver.find_element(By.ID, "hand-download").click()
+        wait.until(lambda d: d.execute_script("return window.downloads.length") == 1)
+        name, href = driver.execute_script("return window.downloads[0]")
+        data = driver.execute_async_script(
+            "const done = arguments[1]; fetch(arguments[0]).then((r) => r.arrayBuffer()).then((buffer) => {"
+            " let text = ''; new Uint8Array(buffer).forEach((b) => { text += String.fromCharCode(b); }); done(btoa(text)); });", href)
+        downloaded = Calibration.from_bytes(base64.b64decode(data))
+        assert name == "my-hand.safetensors" and href.startswith("blob:")
+        assert downloaded.labels == ["A", "B"] and np.array_equal(downloaded.landmarks, calibration.landmarks)
+
+        driver.find_element(By.XPATH, "//button[@role='tab'][contains(., 'Classify a sign')]").click()
+        wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "calibration-note"),
+                                                                    "Hand landmarks: calibrated to your hand (2 letters)."))
+    finally:
+        driver.quit()
+        demo.close()
