@@ -240,3 +240,18 @@ def test_evaluate_and_spell_scripts_score_with_the_calibration(landmarks_model, 
     code = run_cli(load_script("evaluate_model").main, ["--model", str(tmp_path / "cnn"), "--calibration", str(path),
                                                         "--test_dir", str(tests), "--output_dir", str(tmp_path / "e2")])
     assert code != 0 and "hand-landmark model only" in capsys.readouterr().err
+
+
+def test_photos_without_any_hand_give_an_empty_calibration_and_calibrate_says_so(landmarks_model, classifier, tmp_path, capsys):
+    empty = build_calibration(classifier, {"A": [photo(NO_HAND)]})
+    assert empty.labels == [] and empty.landmarks.shape == (0, 21, 3) and empty.no_hand == {"A": 1}
+    assert Calibration.from_bytes(empty.to_bytes()).landmarks.shape == (0, 21, 3)
+    assert np.allclose(classifier.classify([photo(COLOURS["A"])], calibration=empty).probabilities.sum(), 1.0, atol=1e-5)
+
+    folder = tmp_path / "dark"
+    (folder / "A").mkdir(parents=True)
+    photo(NO_HAND).save(folder / "A" / "a.png")
+    code = run_cli(load_script("calibrate").main, ["--model", str(landmarks_model), "--photos", str(folder),
+                                                   "--output", str(tmp_path / "me.safetensors"), "--no_progress"])
+    assert code != 0 and "no hand was found in any photo" in capsys.readouterr().err
+    assert not (tmp_path / "me.safetensors").exists()
