@@ -9,10 +9,11 @@ from the ``asl_hf`` package: installed locally, and shipped beside this file in 
 Models come from Hub repo ids or local folders named by environment variables (defaults below). A model that cannot
 be loaded does not stop the app: the page says which model is missing and why.
 
-The Your hand tab asks for each letter A–Z in turn and keeps only the normalised hand landmarks of each photo, as a
-``asl_hf.inference.Calibration`` in the visitor's own ``gr.State`` (memory only, never the server's disk, never shared
-between visitors); the Classify and Spell tabs pass it to the landmark model's calls. A visitor downloads it as a file
-made in the browser (base64 in a hidden textbox, saved by JavaScript) and loads it again with an upload read in memory.
+The Your hand tab asks for each letter A–Z in turn (a webcam stream takes the photos by itself, or one photo at a
+time) and keeps only the normalised hand landmarks of each photo, as a ``asl_hf.inference.Calibration`` in the
+visitor's own ``gr.State`` (memory only, never the server's disk, never shared between visitors); the Classify and
+Spell tabs pass it to the landmark model's calls. A visitor downloads it as a file made in the browser (base64 in a
+hidden textbox, saved by JavaScript) and loads it again with an upload read in memory.
 
 Example photos come from ``examples/`` beside this file, which ``scripts/push_to_hub.py --examples_dir`` fills at push
 time (real photos are never stored in the code repository), or from the folder named by ``ASL_EXAMPLES_DIR``; each
@@ -78,6 +79,17 @@ MAX_VIDEO_SECONDS = 120.0
 """An uploaded video is spelled up to this point (at 10 fps, 1,200 frames)."""
 PHOTOS_PER_LETTER = 3
 """The Your hand tab's default: after this many photos of a letter (with a hand found) it asks for the next one."""
+CAPTURE_STREAM_EVERY_S = 0.2
+"""The Your hand tab's automatic capture reads the webcam 5 times a second (more often than it takes a photo, so that
+a late frame does not cost a whole interval)."""
+CAPTURE_EVERY_S = 0.4
+"""The automatic capture takes a frame with a hand found at most this often: ``per_letter`` photos of a letter in
+about a second, a little apart."""
+CAPTURE_SETTLE_S = 1.5
+"""After the automatic capture asks for a letter (its start, a letter done, a button), frames are ignored this long:
+the time to change the handshape."""
+CAPTURE_TIME_LIMIT_S = 180
+"""One automatic capture streams for at most this long (26 letters take about 80 s at 3 photos each)."""
 CALIBRATION_FILE_NAME = "my-hand.safetensors"
 """The name the browser saves a downloaded calibration under."""
 
@@ -474,6 +486,55 @@ def take_photo(models: list[ModelSlot], frame, per_letter, position, calibration
     return _capture(models, position + 1, per_letter, calibration, HAND_WORDS["letter_done"].format(letter=letter, photos=_count(taken, "photo")))
 
 
+def clock() -> float:
+    """The server clock that times the automatic capture, in seconds (tests replace it)."""
+    return time.monotonic()
+
+
+@dataclass(frozen=True)
+class AutoCapture:
+    """A session's automatic capture: the letter it last saw asked for (``position``), when that letter was asked for,
+    when it last took a photo, and the note it shows between photos."""
+
+    position: int
+    asked_at: float
+    taken_at: float | None = None
+    note: str = ""
+
+
+def auto_capture(models: list[ModelSlot], frame, per_letter, position, calibration, auto, lines: int = 2) -> tuple:
+    """One webcam frame of the automatic capture: after ``CAPTURE_SETTLE_S`` on a letter, a frame with a hand is taken
+    as :func:`take_photo` takes a photo, at most every ``CAPTURE_EVERY_S``. Returns ``take_photo``'s outputs, the
+    session's :class:`AutoCapture`, and :func:`calibration_changed`'s ``lines`` status lines and download box when a
+    photo was taken (else they stay as they are)."""
+    now, position = clock(), _position(position)
+    if not isinstance(auto, AutoCapture) or auto.position != position:  # the stream's start, or a button moved on
+        auto = AutoCapture(position, now, note=_ready_note(position))
+    waiting = now - auto.asked_at < CAPTURE_SETTLE_S or (auto.taken_at is not None and now - auto.taken_at < CAPTURE_EVERY_S)
+    if waiting and hand_model(models) is not None and position < len(CAPTURE_LETTERS):
+        result = _capture(models, position, per_letter, calibration, auto.note)
+    else:
+        result = take_photo(models, frame, per_letter, position, calibration)
+        auto = _after_frame(auto, result, calibration, now)
+    changed = calibration_changed(models, result[2], lines) if result[2] is not calibration else (gr.skip(),) * (lines + 1)
+    return (result[0], auto.note, *result[2:], auto, *changed)
+
+
+def _after_frame(auto: AutoCapture, result: tuple, calibration, now: float) -> AutoCapture:
+    """The automatic capture after :func:`take_photo` saw a frame: a no-hand frame only changes the note."""
+    _, note, taken, position = result
+    if taken is calibration:  # nothing taken: no hand (one short note, however many frames), a bad frame, or past Z
+        return replace(auto, note=HAND_WORDS["auto_no_hand"] if note == HAND_WORDS["no_hand"] else note)
+    if position == auto.position:
+        return replace(auto, taken_at=now, note=note)
+    return AutoCapture(position, now, note=f"{note} {_ready_note(position)}".strip())
+
+
+def _ready_note(position: int) -> str:
+    """What the automatic capture says while the person changes to the letter asked for (nothing past Z)."""
+    return HAND_WORDS["auto_ready"].format(letter=CAPTURE_LETTERS[position]) if position < len(CAPTURE_LETTERS) else ""
+
+
 def skip_letter(models: list[ModelSlot], per_letter, position, calibration) -> tuple:
     """Ask for the next letter (the skipped one keeps any photos it has)."""
     position = _position(position)
@@ -612,10 +673,13 @@ the last character. Start the webcam with its record button: it is read {per_sec
 
 
 YOUR_HAND_HELP = """
-**Calibrate the hand-landmark model to your hand** (no retraining): sign each letter to the webcam and press **Take
-photo**; after {per_letter} photos (set below) of a letter the next one is asked for. **Skip letter** moves on,
-**Redo letter** drops the letter's photos, **Back** returns to the previous letter. The model then compares each hand
-it sees with yours, in the Classify and Spell tabs, for this browser tab only.
+**Calibrate the hand-landmark model to your hand** (no retraining), letter by letter: after {per_letter} photos
+(set below) of a letter the next one is asked for. **Automatic (webcam)**: start the webcam with its record button and
+hold each letter asked for; {settle:g} s after a letter is asked, a frame is taken every {every:g} s while a hand is in
+view (about two minutes for all 26 letters; the webcam stops after {limit} s: start it again to go on). **One photo at
+a time**: take or upload a photo, then press **Take photo**. **Skip letter** moves on, **Redo letter** drops the
+letter's photos, **Back** returns to the previous letter. The model then compares each hand it sees with yours, in
+the Classify and Spell tabs, for this browser tab only.
 
 Only the 21 hand landmarks of each photo are kept (never the photo), in this session's memory, never on the server's
 disk; closing the tab or **Forget my hand** discards them. **Download my calibration** saves them to a small file
@@ -626,6 +690,8 @@ HAND_WORDS = {
     "no_model": "⚠️ **Calibration needs the hand-landmark model, which is not loaded here**, so this tab cannot calibrate.",
     "no_hand": "⚠️ No hand found in that photo — try again (the whole hand in view, in good light).",
     "taken": "Photo {taken} of {wanted} of **{letter}** taken.",
+    "auto_ready": "Now show **{letter}** and hold it: photos start in a moment.",
+    "auto_no_hand": "No hand found — hold your hand in view.",
     "letter_done": "✅ **{letter}** done ({photos}).",
     "skipped": "Skipped **{letter}**.",
     "back": "Back to **{letter}**.",
@@ -761,16 +827,26 @@ def build_spell_tab(models: list[ModelSlot], ranking: tuple[list[str], str], cal
 
 
 def build_your_hand_tab(models: list[ModelSlot], calibration: gr.State, status_lines: list[gr.Markdown]) -> None:
-    """The Your hand tab (call inside a Blocks context): the guided capture, download, upload and forget, all on the
-    session's ``calibration`` state; every change also updates the other tabs' ``status_lines``. Without a landmark
+    """The Your hand tab (call inside a Blocks context): the guided capture (automatic from a webcam stream, or one photo
+    at a time), download, upload and forget, all on the session's ``calibration`` state; every change also updates the other tabs' ``status_lines``. Without a landmark
     model it says so, and its buttons change nothing."""
     position = gr.State(0)
-    gr.Markdown(YOUR_HAND_HELP.format(per_letter=PHOTOS_PER_LETTER, file_name=CALIBRATION_FILE_NAME))
+    # The automatic capture's timing (AutoCapture); it expires when the webcam stream has stopped, so that the next
+    # start waits for the settle time again.
+    auto = gr.State(None, time_to_live=SPELL_STREAM_IDLE_S)
+    gr.Markdown(YOUR_HAND_HELP.format(per_letter=PHOTOS_PER_LETTER, file_name=CALIBRATION_FILE_NAME,
+                                      settle=CAPTURE_SETTLE_S, every=CAPTURE_EVERY_S, limit=CAPTURE_TIME_LIMIT_S))
     with gr.Row():
         with gr.Column(scale=1):
-            photo = gr.Image(label="Your hand", sources=["webcam", "upload"], type="filepath", image_mode=None,
-                             webcam_options=gr.WebcamOptions(mirror=True), height=320, elem_id="hand-photo")
-            take_button = gr.Button("Take photo", variant="primary", elem_id="hand-take")
+            with gr.Tabs():
+                with gr.Tab("Automatic (webcam)", elem_id="hand-auto-tab"):
+                    webcam = gr.Image(label="Your hand (webcam: press record, then hold each letter)", sources=["webcam"],
+                                      streaming=True, type="pil", image_mode=None,
+                                      webcam_options=gr.WebcamOptions(mirror=True), height=320, elem_id="hand-webcam")
+                with gr.Tab("One photo at a time", elem_id="hand-manual-tab"):
+                    photo = gr.Image(label="Your hand", sources=["webcam", "upload"], type="filepath", image_mode=None,
+                                     webcam_options=gr.WebcamOptions(mirror=True), height=320, elem_id="hand-photo")
+                    take_button = gr.Button("Take photo", variant="primary", elem_id="hand-take")
             per_letter = gr.Slider(1, 10, value=PHOTOS_PER_LETTER, step=1, label="Photos per letter", elem_id="hand-per-letter")
         with gr.Column(scale=1):
             prompt = gr.Markdown(capture_prompt(models, 0, PHOTOS_PER_LETTER, None), elem_id="hand-prompt")
@@ -798,6 +874,11 @@ def build_your_hand_tab(models: list[ModelSlot], calibration: gr.State, status_l
     forget_button.click(functools.partial(forget_hand, models), inputs=per_letter, outputs=capture_outputs,
                         api_name="forget_hand").then(changed, inputs=calibration, outputs=[*status_lines, download_data],
                                                      api_visibility="private")
+    webcam.stream(functools.partial(auto_capture, models, lines=len(status_lines)),
+                  inputs=[webcam, per_letter, position, calibration, auto],
+                  outputs=[*capture_outputs, auto, *status_lines, download_data], stream_every=CAPTURE_STREAM_EVERY_S,
+                  time_limit=CAPTURE_TIME_LIMIT_S, concurrency_limit=CONCURRENCY_LIMIT, api_visibility="private",
+                  show_progress="hidden")  # the prompt stays readable while frames are on their way
     per_letter.change(functools.partial(capture_prompt, models), inputs=[position, per_letter, calibration], outputs=prompt,
                       api_visibility="private")
     download_button.click(calibration_base64, inputs=calibration, outputs=[download_data, note],

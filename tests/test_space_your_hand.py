@@ -134,6 +134,90 @@ def test_forget_clears_the_calibration_and_starts_again_at_a(landmarks_slot, han
         "Hand landmarks: not calibrated (the *Your hand* tab adapts it to your hand).")
 
 
+class FakeClock:
+    """The server clock of the automatic capture, moved by hand (no wall time)."""
+
+    def __init__(self, now: float = 100.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def auto_frames(app, models, frames_at: list[tuple[float, Image.Image]], per_letter: int = 2, position=0, calibration=None,
+                auto=None) -> list[tuple]:
+    """Stream ``(time, frame)`` pairs through ``auto_capture`` as the webcam stream does (each frame gets the state the
+    previous one returned); every frame's outputs."""
+    clock, outputs = FakeClock(), []
+    app.clock = clock
+    for now, frame in frames_at:
+        clock.now = now
+        result = app.auto_capture(models, frame, per_letter, position, calibration, auto)
+        _, _, calibration, position, auto = result[:5]
+        outputs.append(result)
+    return outputs
+
+
+def test_the_automatic_capture_waits_then_takes_spaced_frames_and_moves_on(landmarks_slot, hand_found):  # noqa: F811
+    app = load_space_app()
+    models, settle, every = [landmarks_slot], app.CAPTURE_SETTLE_S, app.CAPTURE_EVERY_S
+    a_asked, late = 100.0, 0.01  # frames come a little after the due time (no float ties)
+    b_asked = a_asked + settle + every + 2 * late  # A's second photo: A done, B asked
+    times = [a_asked, a_asked + settle / 2, a_asked + settle - late,  # the first letter's settle time: ignored
+             a_asked + settle + late, a_asked + settle + every / 2,  # A's first photo; a frame too soon after it: ignored
+             b_asked, b_asked + every + late, b_asked + settle - late,  # B's settle time: ignored
+             b_asked + settle + late, b_asked + settle + every + 2 * late]  # B's two photos: C asked
+    outputs = auto_frames(app, models, [(now, photo()) for now in times])
+    positions = [result[3] for result in outputs]
+    counts = [len(result[2].labels) if result[2] is not None else 0 for result in outputs]
+    assert positions == [0, 0, 0, 0, 0, 1, 1, 1, 1, 2] and counts == [0, 0, 0, 1, 1, 2, 2, 2, 3, 4]
+    assert outputs[-1][2].labels == ["A", "A", "B", "B"] and isinstance(outputs[-1][4], app.AutoCapture)
+    assert_only_landmarks(outputs[-1][2], 4)
+    notes = [result[1] for result in outputs]
+    assert notes[0] == notes[2] == "Now show **A** and hold it: photos start in a moment."
+    assert notes[3] == notes[4] == "Photo 1 of 2 of **A** taken."
+    assert notes[5] == notes[7] == "✅ **A** done (2 photos). Now show **B** and hold it: photos start in a moment."
+    assert outputs[5][0] == f"### Letter 2 of 26: B — {HANDSHAPES['B']}\nPhotos of B: 0 of 2 · 1 letter done, 2 photos"
+    status = app.calibration_status(models, outputs[3][2])
+    assert outputs[3][5:] == (status, status, "")  # a photo taken: the other tabs' status lines, a stale download gone
+    assert all(isinstance(value, type(app.gr.skip())) for value in outputs[4][5:])  # nothing taken: left as they are
+
+
+def test_the_automatic_capture_does_not_count_frames_without_a_hand(landmarks_slot):  # noqa: F811
+    app = load_space_app()
+    models, settle, every = [landmarks_slot], app.CAPTURE_SETTLE_S, app.CAPTURE_EVERY_S
+    outputs = auto_frames(app, models, [(100.0, grey()), (100.0 + settle + 0.01, grey()), (100.0 + settle + every, grey()),
+                                        (100.0 + settle + 1.5 * every, grey())])
+    assert [result[2:4] for result in outputs] == [(None, 0)] * 4
+    assert [result[1] for result in outputs[1:]] == [app.HAND_WORDS["auto_no_hand"]] * 3  # one short note, no pile-up
+    assert app.HAND_WORDS["auto_no_hand"] == "No hand found — hold your hand in view."
+    hand = fixed_hand()  # a hand shows up in the very next frame: taken at once (a no-hand frame does not delay it)
+    landmarks_slot.classifier.find_hands = lambda images: [hand for _ in images]
+    try:
+        auto = outputs[-1][4]
+        result = auto_frames(app, models, [(100.0 + settle + 1.6 * every, photo())], auto=auto)[0]
+    finally:
+        del landmarks_slot.classifier.find_hands
+    assert result[2].labels == ["A"] and result[1] == "Photo 1 of 2 of **A** taken."
+
+
+def test_the_automatic_capture_follows_the_buttons_and_stops_after_z(landmarks_slot, hand_found):  # noqa: F811
+    app = load_space_app()
+    models, settle = [landmarks_slot], app.CAPTURE_SETTLE_S
+    first = auto_frames(app, models, [(100.0, photo()), (100.0 + settle + 0.01, photo())])[-1]
+    assert first[2].labels == ["A"]
+    _, _, calibration, position = app.skip_letter(models, 2, first[3], first[2])  # Skip while the webcam streams
+    result = auto_frames(app, models, [(100.0 + 2 * settle, photo())], position=position, calibration=calibration,
+                         auto=first[4])[0]
+    assert result[3] == 1 and result[2] is calibration and result[1].startswith("Now show **B**")  # B's settle time
+    last = auto_frames(app, models, [(100.0, photo()), (100.0 + settle + 0.01, photo())], per_letter=1, position=25)
+    assert last[-1][3] == 26 and last[-1][1] == "✅ **Z** done (1 photo)." and last[-1][2].labels == ["Z"]
+    after = auto_frames(app, models, [(200.0, photo())], per_letter=1, position=26, calibration=last[-1][2], auto=last[-1][4])
+    assert after[0][1:4] == (app.HAND_WORDS["all_asked_note"], last[-1][2], 26)
+    no_model = [app.ModelSlot(name="Hand landmarks", source="nowhere", error="no such model folder")]
+    assert auto_frames(app, no_model, [(100.0, grey())])[0][:4] == (app.HAND_WORDS["no_model"],) * 2 + (None, 0)
+
+
 # --- The file -----------------------------------------------------------------------------------------------------
 def test_the_download_round_trips_and_an_upload_is_checked(landmarks_slot):  # noqa: F811
     app = load_space_app()
