@@ -87,6 +87,17 @@ def test_mirrored_test_time_gives_a_hand_and_its_mirror_image_the_same_answer(mo
     assert not torch.allclose(training(landmarks=hands).logits, training(landmarks=mirrored).logits)
 
 
+def test_mirrored_test_time_answers_with_the_surer_view(model):
+    hands = random_hands(64)
+    mirrored = hands.clone()
+    mirrored[..., 0] *= -1
+    view, mirror = model.view_logits(hands).softmax(-1), model.view_logits(mirrored).softmax(-1)
+    answer = model(landmarks=hands).logits.softmax(-1)
+    assert torch.equal(answer.argmax(-1), torch.maximum(view, mirror).argmax(-1))  # the per-class maximum's top class
+    surer = torch.where((mirror.amax(-1) > view.amax(-1)).unsqueeze(-1), mirror, view)
+    assert torch.allclose(answer, surer, atol=1e-6)  # one view's own probabilities, not a renormalised mixture
+
+
 def test_augmentation_keeps_the_normalisation():
     torch.manual_seed(0)
     augmented = LandmarkAugmentation(rotation=30, zoom=0.1, noise=0.02)(random_hands(64))

@@ -31,7 +31,7 @@ def fit_temperature(head: nn.Linear, validation_nll: Callable[[], float]) -> tup
     """The temperature with the lowest validation NLL, folded into ``head``; returns ``(T, NLL at T=1, NLL at T)``.
 
     ``validation_nll`` evaluates the model as it is now (with the head scaled), so the fit is right for any head,
-    including the landmark model's mirrored test-time augmentation (a maximum of two softmaxes)."""
+    including the landmark model's mirrored test-time augmentation (the surer of two views)."""
     before = validation_nll()
     best_t, best_nll, current = 1.0, before, 1.0
     for t in CANDIDATES:

@@ -22,8 +22,8 @@ class AslLandmarksConfig(PretrainedConfig):
         hidden_sizes (`list[int]`, defaults to `[256, 256]`): widths of the hidden layers (Linear, BatchNorm, ReLU,
             dropout each).
         dropout (`float`, defaults to 0.3): dropout after each hidden layer.
-        mirror_test_time (`bool`, defaults to `True`): in eval mode, also classify the mirrored hand and keep, for
-            each class, the larger of the two probabilities. MediaPipe's left/right call is wrong on some photos, and a
+        mirror_test_time (`bool`, defaults to `True`): in eval mode, also classify the mirrored hand and answer with
+            the surer of the two views (the one whose top probability is higher). MediaPipe's left/right call is wrong on some photos, and a
             hand mirrored the wrong way is another letter's shape to the classifier; training never mirrors (random
             flips would teach mirror-pair letters to look alike).
         no_hand_label (`str`, defaults to `"nothing"`): the class a photo gets when the processor found no hand

@@ -47,8 +47,8 @@ class AslLandmarksForImageClassification(AslLandmarksPreTrainedModel):
 
     ``landmarks``: ``(batch, num_landmarks, 3)`` floats, normalised by the image processor. ``hand_found``:
     ``(batch,)`` bools; rows without a hand get all their probability on ``config.no_hand_label``. In eval mode with
-    ``config.mirror_test_time`` the logits are the log of the element-wise larger probability of the hand and its
-    mirror image (softmax of them is that maximum, renormalised).
+    ``config.mirror_test_time`` the logits are those of the hand or of its mirror image, whichever view is surer
+    (its top probability is higher): the same top class as taking the larger probability of each class.
     """
 
     def __init__(self, config: AslLandmarksConfig):
@@ -88,6 +88,15 @@ class AslLandmarksForImageClassification(AslLandmarksPreTrainedModel):
     def _logits(self, landmarks: torch.Tensor) -> torch.Tensor:
         return self.view_logits(landmarks)
 
+    @staticmethod
+    def _surer_view(logits: torch.Tensor, mirrored_logits: torch.Tensor) -> torch.Tensor:
+        """Per row, the logits of the view (the hand or its mirror image) whose top probability is higher. Its top
+        class is the class with the highest probability in either view; its probabilities are one softmax, which a
+        temperature can calibrate (a renormalised maximum of both views splits a row between two letters whenever
+        the views disagree, and no temperature fixes that)."""
+        mirror_surer = mirrored_logits.softmax(-1).amax(-1) > logits.softmax(-1).amax(-1)
+        return torch.where(mirror_surer.unsqueeze(-1), mirrored_logits, logits)
+
     def forward(
         self,
         landmarks: torch.Tensor | None = None,
@@ -109,7 +118,7 @@ class AslLandmarksForImageClassification(AslLandmarksPreTrainedModel):
         if self.config.mirror_test_time and not self.training:
             mirrored = landmarks.clone()
             mirrored[..., 0] = -mirrored[..., 0]
-            logits = torch.maximum(logits.softmax(-1), self._logits(mirrored).softmax(-1)).clamp_min(1e-12).log()
+            logits = self._surer_view(logits, self._logits(mirrored))
         if hand_found is not None:
             no_hand = torch.full_like(logits, NO_HAND_LOGIT)
             no_hand[:, self.config.label2id[self.config.no_hand_label]] = 0.0
