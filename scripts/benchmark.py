@@ -12,7 +12,6 @@ Each model runs in its own process with torch threads = the machine's cores.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -74,9 +73,9 @@ def main(argv=None) -> int:
     report["command"] = "python scripts/benchmark.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(format_markdown(report))
     if args.output_json:
-        Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output_json).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"Wrote {args.output_json}")
+        from asl_hf.benchmark.report import write_json_report
+
+        write_json_report(report, args.output_json)
     return 0
 
 

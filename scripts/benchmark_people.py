@@ -20,7 +20,6 @@ writes everything to --output_json (default <output_dir>/people.json).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -71,6 +70,7 @@ def main(argv=None) -> int:
     from transformers.utils import logging as transformers_logging
 
     from asl_hf.benchmark.measure import machine_info
+    from asl_hf.benchmark.report import write_json_report
     from asl_hf.benchmark.people import calibration_scores, format_people_table, frame_cost_ms, person_hands, scan_people, signer_scores
     from asl_hf.inference import load_classifier
 
@@ -93,9 +93,7 @@ def main(argv=None) -> int:
     print(format_people_table(report))
     print(f"Per frame (batch 1, landmarks given): model {cost['model_ms']:.2f} ms, calibrated with k = {cost['k']} "
           f"{cost['calibrated_ms']:.2f} ms; binding a calibration {cost['build_ms']:.1f} ms.")
-    path = Path(args.output_json or output / "people.json")
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"Wrote {path}")
+    write_json_report(report, args.output_json or output / "people.json")
     return 0
 
 

@@ -17,10 +17,8 @@ spelling machine's defaults, as scripts/spell.py), and writes everything to --ou
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
-from pathlib import Path
 
 from asl_hf.core.cli import run_cli
 
@@ -103,9 +101,9 @@ def main(argv=None) -> int:
               "command": "python scripts/benchmark_tracking.py " + " ".join(argv if argv is not None else sys.argv[1:]), **report}
     print(format_tracking_table(report))
     if args.output_json:
-        Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output_json).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"Wrote {args.output_json}")
+        from asl_hf.benchmark.report import write_json_report
+
+        write_json_report(report, args.output_json)
     return 0
 
 

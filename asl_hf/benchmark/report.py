@@ -109,3 +109,15 @@ def format_markdown(report: dict) -> str:
     out += _table(["model", "parameters", "input", "test accuracy (saved)", "test macro-F1 (saved)", "--test_dir",
                    "peak RSS MiB (inference)", "peak RSS MiB (+ training)"], rows)
     return "\n".join(out) + "\n"
+
+
+def write_json_report(report: dict, path) -> None:
+    """Every figure of a benchmark run as indented JSON at ``path`` (its folder made), and one line saying where."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"Wrote {path}")
+
