@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from asl_hf.benchmark.people import draw_examples, format_people_table, person_hands, scan_people
+from asl_hf.benchmark.people import candidate_rows, draw_examples, format_people_table, person_hands, scan_people
 from asl_hf.core.cli import run_cli
 from asl_hf.core.errors import AslError
 from asl_hf.inference import load_classifier
@@ -71,3 +71,10 @@ def test_the_script_reports_every_person_and_k_with_reused_models(landmarks_mode
         assert person["sessions"] == ["bot", "left", "top"] and person["test_photos_per_session"] == [12, 12, 12]
     assert format_people_table(report) in printed and "| **mean** |" in printed and "Reusing" in printed
     assert report["frame_cost"]["k"] == 3
+
+
+def test_the_training_signers_candidates_are_a_seeded_handful_of_each_class():
+    labels = np.array([0] * 10 + [1] * 2 + [2] * 7)
+    rows = candidate_rows(labels, 4, seed=0)
+    assert rows == sorted(rows) and rows == candidate_rows(labels, 4, seed=0)
+    assert [int((labels[rows] == c).sum()) for c in (0, 1, 2)] == [4, 2, 4]

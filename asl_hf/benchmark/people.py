@@ -174,32 +174,46 @@ def frame_cost_ms(classifier, hands: PersonHands, k: int = 3, repeats: int = 200
 # --- the training signer ----------------------------------------------------------------------------------------------
 def signer_scores(classifier, dataset_dir: str, source: str | None, ks: Sequence[int] = DEFAULT_KS, draws: int = 3,
                   seed: int = 0) -> dict:
-    """The full model on one source's test split, alone and calibrated with ``k`` photos a class of its train split."""
+    """The full model on one source's test split, alone and calibrated with ``k`` photos a class of its train split
+    (drawn from a seeded handful a class, so only those are searched for a hand); photos without a hand count wrong."""
     from ..data import load_prepared_dataset
 
     splits = load_prepared_dataset(dataset_dir)
 
-    def hands_of(split: str) -> PersonHands:
+    def hands_of(split: str, per_class: int | None = None) -> PersonHands:
         data = splits[split]
         if source is not None and "source" in data.features:
             wanted = data.features["source"].str2int(source)
             data = data.filter(lambda s: s == wanted, input_columns="source")
+        if per_class is not None:
+            data = data.select(candidate_rows(np.array(data["label"]), per_class, seed))
         names = data.features["label"].names
         images = [classifier.as_image(image) for image in data["image"]]
         inputs = classifier.landmark_inputs(classifier.find_hands(images))
         labels = np.array([names[i] for i in data["label"]])
         return PersonHands(inputs["landmarks"].cpu(), inputs["hand_found"].cpu().numpy(), labels, np.array(["train"] * len(labels)))
 
-    train, test = hands_of("train"), hands_of("test")
+    train, test = hands_of("train", per_class=max(ks) * draws + 3), hands_of("test")
     everything = np.arange(len(test.labels))
-    scores = {"0": float(correct_answers(classifier, test, everything).mean())}
+    scores = {"0": float(correct_answers(classifier, test, everything).sum() / len(everything))}
     for k in ks:
         runs = []
         for draw in range(draws):
             calibration = calibration_from_rows(classifier, train, draw_examples(train, "train", k, draw, seed))
-            runs.append(float(correct_answers(classifier, test, everything, calibration).mean()))
+            runs.append(float(correct_answers(classifier, test, everything, calibration).sum() / len(everything)))
         scores[str(k)] = float(np.mean(runs))
-    return {"accuracy": scores, "test_photos": len(everything), "source": source, "draws": draws}
+    return {"accuracy": scores, "test_photos": len(everything), "no_hand_found": int((~test.found).sum()), "source": source,
+            "draws": draws}
+
+
+def candidate_rows(labels: np.ndarray, per_class: int, seed: int) -> list[int]:
+    """A seeded random ``per_class`` rows of each label (all of a label's rows where it has fewer), in order."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        chosen += rng.choice(rows, size=min(per_class, len(rows)), replace=False).tolist()
+    return sorted(chosen)
 
 
 def format_people_table(report: dict) -> str:
