@@ -67,7 +67,7 @@ def test_detectors_and_trackers_start_without_mediapipe_chatter_on_stderr():
         from asl_hf.inference.hands import HandTracker
         frame = Image.new("RGB", (96, 96), (128, 128, 128))
         processor = AslLandmarksImageProcessor()
-        assert processor.detect(frame) is None  # all six attempts: both models, photo mode
+        assert processor.detect(frame) is None  # every attempt: both models, photo mode
         with HandTracker(processor) as tracker:
             assert tracker.track(frame) is None and tracker.track(frame) is None
         print("ours", file=sys.stderr)

@@ -265,7 +265,7 @@ def test_landmarks_card_explains_mediapipe_and_reports_hand_found_rates(tmp_path
     text = card.text
     assert "# ASL fingerspelling: hand-landmark classifier" in text
     assert 'pip install "mediapipe==0.10.14"' in text and "21 landmarks" in text
-    assert "hidden layers of 64, 32 units" in text and "mirrored hand is classified too" in text and "6 detection settings" in text
+    assert "hidden layers of 64, 32 units" in text and "mirrored hand is classified too" in text and f"{len(DEFAULT_DETECTION_ATTEMPTS)} detection settings" in text
     assert 'pipeline("image-classification", model="user/asl-landmarks", trust_remote_code=True)' in text
     assert 'inputs["hand_found"]' in text
     # hand-found rates: validation and test from all_results.json, the other signers from their evaluation_report.json

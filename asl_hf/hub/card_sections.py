@@ -222,9 +222,10 @@ def _landmarks_what(run: TrainingRun, params: str, num_classes: int) -> str:
     points, coordinates = config.get("num_landmarks", 21), config.get("num_coordinates", 3)
     attempts = len(processor.get("detection_attempts") or [])
     tries = (f" It tries {attempts} detection settings in turn (model complexity, a border for hands cut by the edge, "
-             "brightening for dark photos) until one finds a hand." if attempts > 1 else "")
-    mirror = (" At test time the mirrored hand is classified too and each class keeps the larger of the two "
-              "probabilities, because MediaPipe's left/right call is wrong on some photos." if config.get("mirror_test_time") else "")
+             "brightening for dark photos, a black border first for hands segmented onto black) until one finds a hand."
+             if attempts > 1 else "")
+    mirror = (" At test time the mirrored hand is classified too and the surer of the two views answers, because "
+              "MediaPipe's left/right call is wrong on some photos." if config.get("mirror_test_time") else "")
     layers = ", ".join(map(str, config.get("hidden_sizes") or []))
     return (f"Not a network over pixels: MediaPipe Hands (`{MEDIAPIPE_REQUIREMENT}`), run by the saved image processor, finds "
             f"one hand and its {points} landmarks.{tries} The landmarks are normalised for position (wrist at the origin), "

@@ -1,7 +1,7 @@
 """One video's hand, followed from frame to frame with MediaPipe Hands' own video mode.
 
 The photo path (:meth:`AslLandmarksImageProcessor.detect`) treats every image as unrelated: palm detection, then the
-landmark model, and up to six attempts (lite model, border, brightening) for a photo without a found hand. Frames of a
+landmark model, and up to eight attempts (lite model, borders, brightening, half size) for a photo without a found hand. Frames of a
 video are related: MediaPipe's video mode (``static_image_mode=False``) runs palm detection only until it finds a hand,
 then only the landmark model, on the box it tracks from the previous frame's landmarks. A :class:`HandTracker` holds one
 such graph for one stream of frames in order (one video, one visitor's webcam): never share one between streams, since
@@ -22,7 +22,7 @@ DEFAULT_FALLBACK = {"model_complexity": 1, "padding": 0.0, "gamma": 0.4}
 """The one photo-path attempt a frame gets when tracking finds no hand: the full model on the frame brightened with
 gamma 0.4. Measured on videos of the real sample's held-out photos (``scripts/benchmark_tracking.py``), it is the
 single attempt that recovers most of the hands video mode misses in those dark photos (72 of 92; the plain full model:
-42), which takes per-frame accuracy from 81% to 90% (the photo path's six attempts: 89%)."""
+42), which takes per-frame accuracy from 81% to 90% (the photo path with its six attempts of then: 89%)."""
 
 
 class HandTracker:
@@ -32,7 +32,7 @@ class HandTracker:
 
     A frame where tracking finds no hand gets ONE photo-path attempt, ``fallback`` (None: none): palm detection on a
     brightened copy, with a photo-mode graph of the stream's own, which finds hands in dark frames that video mode's
-    plain palm detection misses. The photo path's six attempts would make every frame without a hand the slowest
+    plain palm detection misses. The photo path's attempts (up to eight) would make every frame without a hand the slowest
     kind; this makes it cost two palm detections. Both graphs run on ``threads`` XNNPACK threads."""
 
     def __init__(self, processor, min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE,

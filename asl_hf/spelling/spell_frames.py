@@ -74,7 +74,7 @@ def spell_frames(
 
     The frames are one video in order, so they go through one ``classifier.stream()``: a hand-landmark model tracks
     the hand from frame to frame. ``track_hands=False`` classifies every frame as an unrelated photo instead (the
-    photo path: up to six detection attempts on a frame without a found hand)."""
+    photo path: up to eight detection attempts on a frame without a found hand)."""
     from tqdm.auto import tqdm
 
     machine = SpellingMachine(settings or SpellingSettings())
