@@ -104,18 +104,23 @@ def person_hands(classifier, photos: Sequence[PersonPhoto], show_progress: bool 
 
 @torch.inference_mode()
 def correct_answers(classifier, hands: PersonHands, rows: np.ndarray, calibration=None) -> np.ndarray:
-    """Whether the model (with ``calibration``, or alone) names each row's letter; rows without a hand are wrong."""
+    """Whether the model (with ``calibration``, or alone) answers each row right. A row without a hand gets the model's
+    no-hand answer (``nothing``): right for a ``nothing`` photo, wrong for a letter."""
     from ..inference.calibration import calibrated_probabilities
 
-    rows = rows[hands.found[rows]]
-    landmarks = hands.landmarks[rows]
+    correct = hands.labels[rows] == classifier.no_hand_label
+    found = rows[hands.found[rows]]
+    if not len(found):
+        return correct
+    landmarks = hands.landmarks[found]
     if calibration is None:
-        found = torch.ones(len(rows), dtype=torch.bool)
-        probabilities = classifier.logits_of({"landmarks": landmarks, "hand_found": found}).softmax(-1)
+        inputs = {"landmarks": landmarks, "hand_found": torch.ones(len(found), dtype=torch.bool)}
+        probabilities = classifier.logits_of(inputs).softmax(-1)
     else:
         probabilities = calibrated_probabilities(classifier, calibration.bind(classifier), landmarks)
     predicted = np.array(classifier.labels)[probabilities.argmax(-1).numpy()]
-    return predicted == hands.labels[rows]
+    correct[hands.found[rows]] = predicted == hands.labels[found]
+    return correct
 
 
 def draw_examples(hands: PersonHands, session: str, k: int, draw: int, seed: int) -> np.ndarray:
@@ -141,11 +146,11 @@ def calibration_scores(classifier, hands: PersonHands, ks: Sequence[int] = DEFAU
     for session in sorted(set(hands.sessions)):
         test = np.flatnonzero(hands.sessions != session)
         test_sizes.append(len(test))
-        scores[0].append(correct_answers(classifier, hands, test).sum() / len(test))
+        scores[0].append(correct_answers(classifier, hands, test).mean())
         for k in ks:
             for draw in range(draws):
                 calibration = calibration_from_rows(classifier, hands, draw_examples(hands, session, k, draw, seed))
-                scores[k].append(correct_answers(classifier, hands, test, calibration).sum() / len(test))
+                scores[k].append(correct_answers(classifier, hands, test, calibration).mean())
     return {"accuracy": {str(k): float(np.mean(v)) for k, v in scores.items()},
             "sessions": sorted(set(hands.sessions)), "draws": draws, "test_photos_per_session": test_sizes,
             "no_hand_found": int((~hands.found).sum()), "photos": len(hands.found)}
@@ -155,7 +160,7 @@ def frame_cost_ms(classifier, hands: PersonHands, k: int = 3, repeats: int = 200
     """Median milliseconds per frame (batch 1, landmarks given) of the model alone and with a ``k``-photo calibration."""
     session = sorted(set(hands.sessions))[0]
     calibration = calibration_from_rows(classifier, hands, draw_examples(hands, session, k, 0, 0))
-    rows = np.flatnonzero(hands.found)[:repeats]
+    rows = np.flatnonzero(hands.found)[:repeats]  # frames with a hand: the classifier part is what is timed
 
     def median_ms(with_calibration) -> float:
         times = []
@@ -195,12 +200,12 @@ def signer_scores(classifier, dataset_dir: str, source: str | None, ks: Sequence
 
     train, test = hands_of("train", per_class=max(ks) * draws + 3), hands_of("test")
     everything = np.arange(len(test.labels))
-    scores = {"0": float(correct_answers(classifier, test, everything).sum() / len(everything))}
+    scores = {"0": float(correct_answers(classifier, test, everything).mean())}
     for k in ks:
         runs = []
         for draw in range(draws):
             calibration = calibration_from_rows(classifier, train, draw_examples(train, "train", k, draw, seed))
-            runs.append(float(correct_answers(classifier, test, everything, calibration).sum() / len(everything)))
+            runs.append(float(correct_answers(classifier, test, everything, calibration).mean()))
         scores[str(k)] = float(np.mean(runs))
     return {"accuracy": scores, "test_photos": len(everything), "no_hand_found": int((~test.found).sum()), "source": source,
             "draws": draws}
