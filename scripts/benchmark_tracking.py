@@ -40,8 +40,10 @@ def parse_args(argv=None):
     parser.add_argument("--blank_frames", type=int, default=30, help="uniform frames in the no-hand video (default: 30)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="the spelling machine's confidence threshold (default: its own, 0.5)")
-    parser.add_argument("--no_fallback", action="store_true",
-                        help="tracking without the one brightened photo attempt on frames where tracking finds no hand")
+    parser.add_argument("--plain_search_only", action="store_true",
+                        help="a lost hand is searched in the plain frame only (default: plain and brightened frames in turn)")
+    parser.add_argument("--model_complexity", type=int, choices=[0, 1], default=None,
+                        help="the tracker's landmark model: 0 lite, 1 full (default: the tracker's own)")
     parser.add_argument("--min_tracking_confidence", type=float, default=None, help="MediaPipe's (default: 0.5)")
     parser.add_argument("--paths", nargs="+", choices=["photo", "tracking"], default=["photo", "tracking"],
                         help="which paths to run (default: both; the agreement needs both)")
@@ -91,7 +93,9 @@ def main(argv=None) -> int:
     classifier = load_classifier(args.model, device="cpu")
     clips = load_clips(args)
     with tempfile.TemporaryDirectory(prefix="asl-tracking-") as scratch:
-        tracker_options = {"fallback": None} if args.no_fallback else {}
+        tracker_options = {"search_views": [{}]} if args.plain_search_only else {}
+        if args.model_complexity is not None:
+            tracker_options["model_complexity"] = args.model_complexity
         if args.min_tracking_confidence is not None:
             tracker_options["min_tracking_confidence"] = args.min_tracking_confidence
         settings = SpellingSettings(threshold=args.threshold) if args.threshold is not None else SpellingSettings()

@@ -161,20 +161,49 @@ def test_every_stream_has_its_own_tracker_and_a_closed_one_refuses_frames(classi
     second.close()
 
 
-@needs_mediapipe
-def test_a_frame_without_a_tracked_hand_gets_one_brightened_photo_attempt(classifier, monkeypatch):
+@pytest.fixture
+def graph_runs(monkeypatch):
+    """Every run of a tracker's graph, as the view (framing and brightening) it was shown."""
     import asl_hf.inference.hands
-    from asl_hf.inference.hands import DEFAULT_FALLBACK
 
-    calls = []
+    runs = []
     real = asl_hf.inference.hands.detect_in
-    monkeypatch.setattr(asl_hf.inference.hands, "detect_in", lambda graph, rgb, attempt: calls.append(attempt) or real(graph, rgb, attempt))
+    monkeypatch.setattr(asl_hf.inference.hands, "detect_in", lambda graph, rgb, view: runs.append(dict(view)) or real(graph, rgb, view))
+    return runs
+
+
+@needs_mediapipe
+def test_frames_without_a_hand_cost_one_search_each_in_the_views_in_turn(classifier, graph_runs):
+    from asl_hf.inference.hands import DEFAULT_SEARCH_VIEWS
+
     with classifier.stream() as stream:
-        assert stream.predict(flat()).hand_found is False
-        assert stream.tracker._fallback_graph is not None and stream.tracker._fallback_graph is not stream.tracker._graph
-    with classifier.stream(fallback=None) as stream:
-        assert stream.predict(flat()).hand_found is False and stream.tracker._fallback_graph is None
-    assert calls == [{}, DEFAULT_FALLBACK, {}]  # tracking, the one brightened attempt; tracking alone without fallback
+        assert [stream.predict(flat(v)).hand_found for v in (60, 128, 200)] == [False] * 3
+    plain, brightened = DEFAULT_SEARCH_VIEWS
+    assert graph_runs == [plain, brightened, plain]
+    graph_runs.clear()
+    with classifier.stream(search_views=[{}]) as stream:
+        stream.predict_with_hands([flat(60), flat(128)])
+    assert graph_runs == [{}, {}]
+
+
+@needs_mediapipe
+def test_frames_segmented_onto_black_get_the_photo_paths_black_border(classifier, graph_runs):
+    """The processor's first detection attempt is for photos whose border is black; a stream frames them the same way."""
+    with classifier.stream() as stream:
+        stream.predict_with_hands([flat(0), flat(0), flat(128)])
+    border = {"padding": 0.5, "fill": "black"}
+    assert graph_runs == [border, {**border, "gamma": 0.4}, {}]
+
+
+@needs_mediapipe
+@needs_clear_hand
+def test_a_hand_lost_by_tracking_is_searched_again_in_the_same_frame(classifier, graph_runs):
+    photo = Image.open(CLEAR_HAND)
+    with classifier.stream() as stream:
+        found = [p.hand_found for p in stream.predict_with_hands([photo, flat(), flat()])]
+    assert found == [True, False, False]
+    # the hand (plain view); the flat frame tracked, then searched at once; the next frame in the next view
+    assert graph_runs == [{}, {}, {}, {"gamma": 0.4}]
 
 
 def test_a_pixel_model_stream_classifies_each_frame_as_a_photo(tmp_path):

@@ -197,6 +197,17 @@ def test_segmented_photos_get_the_gated_black_border_attempt_first():
     assert (shown[0, 0] == 90).all()  # the default border is the photo's mean colour
 
 
+def test_attempt_images_are_what_pil_makes_of_the_same_steps():
+    """The attempt's border and brightening are written in numpy for speed; PIL's own operations are the reference."""
+    from PIL import ImageOps
+
+    photo = np.random.default_rng(0).integers(0, 256, (37, 52, 3), dtype=np.uint8)
+    shown, pad, _ = attempt_image(photo, {"padding": 0.25, "fill": (10, 200, 30), "gamma": 0.4})
+    table = [round(255 * (v / 255) ** 0.4) for v in range(256)]
+    expected = ImageOps.expand(Image.fromarray(photo).point(table * 3), pad, fill=(10, 200, 30))
+    assert pad == 13 and np.array_equal(shown, np.asarray(expected))
+
+
 def test_a_resized_attempt_gives_the_hand_in_the_photos_own_pixels():
     class Point:
         def __init__(self, x, y):

@@ -58,6 +58,9 @@ class ImageClassifier:
         self.calibration = None
         """A :class:`~asl_hf.inference.calibration.Calibration` every call uses unless it is given one
         (``load_classifier(..., calibration=PATH)``); None: the model's own answers."""
+        self._no_hand_row = None
+        self.dtype = model.dtype
+        """The model's parameter dtype, read once (transformers walks every module to find it)."""
         self.runtime_note = "PyTorch"
         """Which runtime computes the logits and why, in words: ``ONNX Runtime (model.onnx)`` or ``PyTorch (<why not
         ONNX Runtime>)``; set by ``load_classifier``."""
@@ -129,12 +132,13 @@ class ImageClassifier:
         return {"landmarks": torch.from_numpy(landmarks).to(self.device), "hand_found": found.to(self.device)}
 
     def pixel_inputs(self, images: Sequence[Image.Image]) -> dict[str, torch.Tensor]:
-        """A pixel model's ``pixel_values`` (lean path when it matches the saved processor)."""
+        """A pixel model's ``pixel_values`` (lean path when it matches the saved processor) for upright RGB images, as
+        the public calls make them (``to_rgb``)."""
         if self.lean is not None:
-            pixels = self.lean(list(images))
+            pixels = self.lean(list(images), upright_rgb=True)  # the classifier's own images: to_rgb already ran
         else:
             pixels = self.processor(list(images), return_tensors="pt")["pixel_values"]
-        return {"pixel_values": pixels.to(self.device, dtype=self.model.dtype)}
+        return {"pixel_values": pixels.to(self.device, dtype=self.dtype)}
 
     def logits_of(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The model's logits (float32, CPU) for prepared inputs, from ONNX Runtime when the classifier uses it."""
@@ -151,7 +155,15 @@ class ImageClassifier:
         if not self.detects_hands:
             return self.logits_of(self.pixel_inputs(chunk)), None
         detections = (find_hands or self.find_hands)(chunk)
+        if all(detection is None for detection in detections):  # the model's answer for no hand, without running it
+            return self._no_hand_logits().expand(len(chunk), -1).clone(), detections
         return self.logits_of(self.landmark_inputs(detections)), detections
+
+    def _no_hand_logits(self) -> torch.Tensor:
+        """The landmark model's logits for an image without a hand (one row, asked of the model once)."""
+        if self._no_hand_row is None:
+            self._no_hand_row = self.logits_of(self.landmark_inputs([None]))
+        return self._no_hand_row
 
     def _run(self, images: Sequence[Image.Image], find_hands: Callable | None = None) -> tuple[torch.Tensor, list | None]:
         images = self._images(images)

@@ -14,43 +14,58 @@ import threading
 
 import torch
 
-from ..models.asl_landmarks.image_processing_asl_landmarks import HandDetection, as_rgb_array, detect_in, new_hands_graph
+from ..models.asl_landmarks.image_processing_asl_landmarks import (
+    HandDetection, as_rgb_array, attempt_applies, detect_in, new_hands_graph,
+)
 
 DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
 """MediaPipe's default: below this hand-presence score on the tracked box, the next frame runs palm detection again."""
-DEFAULT_FALLBACK = {"model_complexity": 1, "padding": 0.0, "gamma": 0.4}
-"""The one photo-path attempt a frame gets when tracking finds no hand: the full model on the frame brightened with
-gamma 0.4. Measured on videos of the real sample's held-out photos (``scripts/benchmark_tracking.py``), it is the
-single attempt that recovers most of the hands video mode misses in those dark photos (72 of 92; the plain full model:
-42), which takes per-frame accuracy from 81% to 90% (the photo path with its six attempts of then: 89%)."""
+DEFAULT_SEARCH_VIEWS = ({}, {"gamma": 0.4})
+"""How a stream looks for a hand it is not tracking, one view per frame in turn: the frame as it is, then brightened with
+gamma 0.4 (the photo-path attempt that, measured on videos of the real sample's held-out photos, recovers most of the
+hands video mode misses in the plain frames: 72 of 92). The view that finds the hand is kept while it is tracked."""
+NEUTRAL_FRAMING = {"padding": (0, 0.0), "fill": (None, "mean"), "scale": (1, 1.0)}
+"""Framing values that leave a frame as it is (a fill only matters with padding)."""
 
 
 class HandTracker:
     """MediaPipe Hands in video mode for one stream of frames, created on the first frame and closed by :meth:`close`
-    (or the ``with`` block). The palm-detection threshold and the model (full or lite) are the landmark processor's
-    first detection attempt, the one the model was trained with.
+    (or the ``with`` block). The palm-detection threshold is the landmark processor's; the landmark model (full or
+    lite) is the processor's first detection attempt's unless ``model_complexity`` says otherwise.
 
-    A frame where tracking finds no hand gets ONE photo-path attempt, ``fallback`` (None: none): palm detection on a
-    brightened copy, with a photo-mode graph of the stream's own, which finds hands in dark frames that video mode's
-    plain palm detection misses. The photo path's attempts (up to eight) would make every frame without a hand the slowest
-    kind; this makes it cost two palm detections. Both graphs run on ``threads`` XNNPACK threads."""
+    Every frame costs ONE run of the graph: the landmark model on the tracked box while a hand is tracked, palm
+    detection while none is. A lost hand is searched in ``search_views`` in turn, one per frame (by default the plain
+    frame, then a brightened copy, which finds hands in dark frames that plain palm detection misses), so a frame
+    without a hand never pays for more than one palm detection. Frames get the framing of the processor's first
+    detection attempt that applies to them (a wide black border for frames segmented onto black, as for photos).
+    The graph runs on ``threads`` XNNPACK threads."""
 
     def __init__(self, processor, min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE,
-                 fallback: dict | None = DEFAULT_FALLBACK, threads: int | None = None):
+                 search_views=DEFAULT_SEARCH_VIEWS, threads: int | None = None, model_complexity: int | None = None):
         first = processor.detection_attempts[0] if processor.detection_attempts else {}
         self.processor = processor
         self.threads = threads or torch.get_num_threads()
-        """MediaPipe's XNNPACK threads for this stream's models: torch's count by default, so a server that gives each
+        """MediaPipe's XNNPACK threads for this stream's graph: torch's count by default, so a server that gives each
         request fewer threads (the Space: cores / concurrent requests) limits these too."""
-        self.model_complexity = int(first.get("model_complexity", 1))
+        self.model_complexity = int(first.get("model_complexity", 1) if model_complexity is None else model_complexity)
         self.min_detection_confidence = float(processor.min_detection_confidence)
         self.min_tracking_confidence = float(min_tracking_confidence)
-        self.fallback = dict(fallback) if fallback is not None else None
+        self.search_views = [dict(view) for view in search_views] or [{}]
+        self._view = 0
+        """The search view the tracked hand was found in, or the one the next frame without a tracked hand tries."""
+        self._tracking = False
         self._graph = None
-        self._fallback_graph = None
         self._closed = False
         self._lock = threading.Lock()
         """Frames of one stream are tracked one at a time, even when a server hands them to two worker threads."""
+
+    def framing(self, rgb) -> dict:
+        """The padding (and its fill, and scale) of the processor's first detection attempt that applies to this frame."""
+        for attempt in self.processor.detection_attempts:
+            if attempt_applies(attempt, rgb):
+                framing = {"padding": attempt.get("padding", 0.0), "fill": attempt.get("fill"), "scale": attempt.get("scale", 1.0)}
+                return {key: value for key, value in framing.items() if value not in NEUTRAL_FRAMING[key]}
+        return {}
 
     def track(self, image) -> HandDetection | None:
         """The hand in the next frame of the stream (PIL image or HxWx3 uint8 array), or None."""
@@ -61,12 +76,13 @@ class HandTracker:
             if self._graph is None:
                 self._graph = new_hands_graph(False, self.model_complexity, self.min_detection_confidence, self.min_tracking_confidence,
                                               self.threads)
-            detection = detect_in(self._graph, rgb, {})
-            if detection is None and self.fallback is not None:
-                if self._fallback_graph is None:  # a photo-mode graph of the stream's own, on the same threads
-                    complexity = int(self.fallback.get("model_complexity", 1))
-                    self._fallback_graph = new_hands_graph(True, complexity, self.min_detection_confidence, threads=self.threads)
-                detection = detect_in(self._fallback_graph, rgb, self.fallback)
+            view = {**self.framing(rgb), **self.search_views[self._view]}
+            detection = detect_in(self._graph, rgb, view)
+            if detection is None and self._tracking:  # lost on this frame: the graph's next run is palm detection
+                detection = detect_in(self._graph, rgb, view)
+            if detection is None:  # palm detection missed: the next frame tries the next view
+                self._view = (self._view + 1) % len(self.search_views)
+            self._tracking = detection is not None
         return detection
 
     @property
@@ -77,11 +93,9 @@ class HandTracker:
     def close(self) -> None:
         """Release the MediaPipe graph (threads and models); further frames are an error. Closing twice is fine."""
         with self._lock:
-            graphs = (self._graph, self._fallback_graph)
-            self._graph, self._fallback_graph, self._closed = None, None, True
-        for graph in graphs:
-            if graph is not None:
-                graph.close()
+            graph, self._graph, self._closed = self._graph, None, True
+        if graph is not None:
+            graph.close()
 
     def __enter__(self) -> HandTracker:
         return self
@@ -90,4 +104,4 @@ class HandTracker:
         self.close()
 
 
-__all__ = ["DEFAULT_FALLBACK", "DEFAULT_MIN_TRACKING_CONFIDENCE", "HandTracker"]
+__all__ = ["DEFAULT_MIN_TRACKING_CONFIDENCE", "DEFAULT_SEARCH_VIEWS", "HandTracker"]

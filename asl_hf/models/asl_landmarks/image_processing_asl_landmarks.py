@@ -12,6 +12,7 @@ MediaPipe 0.10.14 is the release to use: it bundles the hand models (``palm_dete
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -20,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
 
@@ -284,14 +285,30 @@ def border_fill(rgb: np.ndarray, fill) -> tuple[int, int, int]:
     return tuple(int(v) for v in fill)
 
 
+@functools.lru_cache(maxsize=16)
+def gamma_table(gamma: float) -> np.ndarray:
+    """The 256 brightened values of ``gamma``: the same values as the formula per pixel, without per-pixel powers."""
+    return (255.0 * (np.arange(256) / 255.0) ** gamma).round().astype(np.uint8)
+
+
+def with_border(rgb: np.ndarray, pad: int, fill: tuple[int, int, int]) -> np.ndarray:
+    """``rgb`` inside a border of ``pad`` pixels of colour ``fill`` on every side."""
+    height, width = rgb.shape[:2]
+    row = np.tile(np.asarray(fill, np.uint8), width + 2 * pad)  # one row of fill, copied down: numpy broadcasts a
+    framed = np.ascontiguousarray(np.broadcast_to(row, (height + 2 * pad, row.size)))  # 3-value colour slowly per pixel
+    framed = framed.reshape(height + 2 * pad, width + 2 * pad, 3)
+    framed[pad : pad + height, pad : pad + width] = rgb
+    return framed
+
+
 def attempt_image(rgb: np.ndarray, attempt: dict) -> tuple[np.ndarray, int, float]:
     """What one detection attempt shows MediaPipe: the photo brightened (``gamma`` < 1), resized (``scale``), and with
     a border (``padding``, a fraction of its longer side, for hands cut by the edge; ``fill``: its colour); with the
     border's width in pixels and the scale, to bring the hand back into the photo's own pixels."""
     source = rgb
     gamma = float(attempt.get("gamma", 1.0))
-    if gamma != 1.0:  # a 256-entry table: the same values as the formula per pixel, without per-pixel powers
-        source = (255.0 * (np.arange(256) / 255.0) ** gamma).round().astype(np.uint8)[source]
+    if gamma != 1.0:
+        source = np.take(gamma_table(gamma), source)
     scale = float(attempt.get("scale", 1.0))
     if scale != 1.0:
         height, width = source.shape[:2]
@@ -299,7 +316,7 @@ def attempt_image(rgb: np.ndarray, attempt: dict) -> tuple[np.ndarray, int, floa
         source = np.asarray(Image.fromarray(source).resize(size, Image.BILINEAR))
     pad = int(round(float(attempt.get("padding", 0.0)) * max(source.shape[:2])))
     if pad:
-        source = np.asarray(ImageOps.expand(Image.fromarray(source), pad, fill=border_fill(rgb, attempt.get("fill"))))
+        source = with_border(source, pad, border_fill(rgb, attempt.get("fill")))
     return source, pad, scale
 
 
