@@ -33,12 +33,16 @@ class HandTracker:
     (or the ``with`` block). The palm-detection threshold is the landmark processor's; the landmark model (full or
     lite) is the processor's first detection attempt's unless ``model_complexity`` says otherwise.
 
-    Every frame costs ONE run of the graph: the landmark model on the tracked box while a hand is tracked, palm
-    detection while none is. A lost hand is searched in ``search_views`` in turn, one per frame (by default the plain
-    frame, then a brightened copy, which finds hands in dark frames that plain palm detection misses), so a frame
-    without a hand never pays for more than one palm detection. Frames get the framing of the processor's first
-    detection attempt that applies to them (a wide black border for frames segmented onto black, as for photos).
-    The graph runs on ``threads`` XNNPACK threads."""
+    A frame costs one run of the graph: the landmark model on the tracked box while a hand is tracked, palm detection
+    while none is. A hand is searched in ``search_views`` in turn, one per frame (by default the plain frame, then a
+    brightened copy, which finds hands in dark frames that plain palm detection misses), so a run of frames without a
+    hand pays one palm detection each. The one frame that costs two runs is the one where tracking loses the hand: it
+    is searched again at once, so a hand that jumped is found in the same frame. Frames get the framing of the
+    processor's first detection attempt that applies to them (a wide black border for frames segmented onto black, as
+    for photos). The graph runs on ``threads`` XNNPACK threads.
+
+    Measured on videos of held-out real photos (``scripts/benchmark_tracking.py``, 2-core AMD EPYC): 15.8 ms a frame
+    with a hand, 16.7 ms without, 95.86% of frames right (the photo path: 54 ms, 232 ms, 93.49%)."""
 
     def __init__(self, processor, min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE,
                  search_views=DEFAULT_SEARCH_VIEWS, threads: int | None = None, model_complexity: int | None = None):
