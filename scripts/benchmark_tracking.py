@@ -45,6 +45,8 @@ def parse_args(argv=None):
     parser.add_argument("--model_complexity", type=int, choices=[0, 1], default=None,
                         help="the tracker's landmark model: 0 lite, 1 full (default: the tracker's own)")
     parser.add_argument("--min_tracking_confidence", type=float, default=None, help="MediaPipe's (default: 0.5)")
+    parser.add_argument("--min_detection_confidence", type=float, default=None,
+                        help="the tracker's palm-detection threshold (default: the model's processor's, 0.1)")
     parser.add_argument("--paths", nargs="+", choices=["photo", "tracking"], default=["photo", "tracking"],
                         help="which paths to run (default: both; the agreement needs both)")
     parser.add_argument("--video_dir", default=None, help="keep the mp4 files here (default: a temporary folder)")
@@ -96,8 +98,9 @@ def main(argv=None) -> int:
         tracker_options = {"search_views": [{}]} if args.plain_search_only else {}
         if args.model_complexity is not None:
             tracker_options["model_complexity"] = args.model_complexity
-        if args.min_tracking_confidence is not None:
-            tracker_options["min_tracking_confidence"] = args.min_tracking_confidence
+        for option in ("min_tracking_confidence", "min_detection_confidence"):
+            if getattr(args, option) is not None:
+                tracker_options[option] = getattr(args, option)
         settings = SpellingSettings(threshold=args.threshold) if args.threshold is not None else SpellingSettings()
         report = run_tracking_benchmark(classifier, clips, args.video_dir or scratch, words, args.repeat, args.nothing_frames,
                                         args.blank_frames, settings, tracker_options, tuple(args.paths))

@@ -4,7 +4,6 @@ on a detector's judgement); the real numbers come from running the script on rea
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path

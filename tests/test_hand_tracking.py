@@ -206,6 +206,22 @@ def test_a_hand_lost_by_tracking_is_searched_again_in_the_same_frame(classifier,
     assert graph_runs == [{}, {}, {}, {"gamma": 0.4}]
 
 
+@needs_mediapipe
+def test_a_stream_builds_its_graph_with_the_landmark_model_and_thresholds_asked_for(classifier, monkeypatch):
+    import asl_hf.inference.hands
+
+    built = []
+    real = asl_hf.inference.hands.new_hands_graph
+    monkeypatch.setattr(asl_hf.inference.hands, "new_hands_graph", lambda *args: built.append(args[:4]) or real(*args))
+    with classifier.stream() as stream:
+        stream.predict(flat())
+    with classifier.stream(model_complexity=0, min_detection_confidence=0.3, min_tracking_confidence=0.6) as stream:
+        stream.predict(flat())
+    processor = classifier.processor
+    photo_model = processor.detection_attempts[0].get("model_complexity", 1)
+    assert built == [(False, photo_model, processor.min_detection_confidence, 0.5), (False, 0, 0.3, 0.6)]
+
+
 def test_a_pixel_model_stream_classifies_each_frame_as_a_photo(tmp_path):
     from asl_hf.models import AslCnnConfig, AslCnnForImageClassification, build_image_processor
 

@@ -30,8 +30,9 @@ NEUTRAL_FRAMING = {"padding": (0, 0.0), "fill": (None, "mean"), "scale": (1, 1.0
 
 class HandTracker:
     """MediaPipe Hands in video mode for one stream of frames, created on the first frame and closed by :meth:`close`
-    (or the ``with`` block). The palm-detection threshold is the landmark processor's; the landmark model (full or
-    lite) is the processor's first detection attempt's unless ``model_complexity`` says otherwise.
+    (or the ``with`` block). The landmark model (full or lite) is the processor's first detection attempt's and the
+    palm-detection threshold the processor's, unless ``model_complexity`` and ``min_detection_confidence`` say
+    otherwise.
 
     A frame costs one run of the graph: the landmark model on the tracked box while a hand is tracked, palm detection
     while none is. A hand is searched in ``search_views`` in turn, one per frame (by default the plain frame, then a
@@ -42,17 +43,21 @@ class HandTracker:
     for photos). The graph runs on ``threads`` XNNPACK threads.
 
     Measured on videos of held-out real photos (``scripts/benchmark_tracking.py``, 2-core AMD EPYC): 15.8 ms a frame
-    with a hand, 16.7 ms without, 95.86% of frames right (the photo path: 54 ms, 232 ms, 93.49%)."""
+    with a hand, 16.7 ms without, 95.86% of frames right (the photo path: 54 ms, 232 ms, 93.49%). The lite model
+    (``model_complexity=0, min_detection_confidence=0.3``: a palm found on the background of a frame without a hand
+    costs a landmark run, and the lite palm detector finds more of those at 0.1) takes 8.7 ms and 13.8 ms but gets
+    89.82% of the frames right: for CPUs too slow for the full model, at a cost in letters."""
 
     def __init__(self, processor, min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE,
-                 search_views=DEFAULT_SEARCH_VIEWS, threads: int | None = None, model_complexity: int | None = None):
+                 search_views=DEFAULT_SEARCH_VIEWS, threads: int | None = None, model_complexity: int | None = None,
+                 min_detection_confidence: float | None = None):
         first = processor.detection_attempts[0] if processor.detection_attempts else {}
         self.processor = processor
         self.threads = threads or torch.get_num_threads()
         """MediaPipe's XNNPACK threads for this stream's graph: torch's count by default, so a server that gives each
         request fewer threads (the Space: cores / concurrent requests) limits these too."""
         self.model_complexity = int(first.get("model_complexity", 1) if model_complexity is None else model_complexity)
-        self.min_detection_confidence = float(processor.min_detection_confidence)
+        self.min_detection_confidence = float(processor.min_detection_confidence if min_detection_confidence is None else min_detection_confidence)
         self.min_tracking_confidence = float(min_tracking_confidence)
         self.search_views = [dict(view) for view in search_views] or [{}]
         self._view = 0
