@@ -22,18 +22,24 @@ def summarize_seeds_script():
     return module
 
 
+CONFIGS = {"cnn": {"model_type": "asl_cnn"}, "landmarks": {"model_type": "asl_landmarks"},
+           "mobilenetv2": {"architecture": "mobilenetv2_100"}}
+
+
 def model_folder(root: Path, kind: str, seed: int, test: float, dev: float | None = None) -> Path:
     """A model folder with the files ``scripts/train.py`` and the main job leave (only the fields read here)."""
     folder = root / f"seed{seed}" / kind
     folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(CONFIGS[kind]))
+    (folder / "model.safetensors").write_bytes(b"")
     (folder / "training_args.json").write_text(json.dumps({"model": kind, "seed": seed}))
     results = {"test_accuracy": test, "test_macro_f1": test - 0.01, "test_expected_calibration_error": 0.05,
-               "test_per_source": {"sample": {"accuracy": test + 0.02, "images": 10}}, "eval_accuracy": 0.5}
+               "test_per_source": {"sample": {"accuracy": test + 0.02, "images": 10}}, "eval_accuracy": 0.5, "eval_macro_f1": 0.5}
     (folder / "all_results.json").write_text(json.dumps(results))
     if dev is not None:
         (folder / "eval_other_signers_dev").mkdir()
-        (folder / "eval_other_signers_dev" / "eval_results.json").write_text(
-            json.dumps({"eval_accuracy": dev, "eval_macro_f1": dev, "eval_expected_calibration_error": 0.1}))
+        (folder / "eval_other_signers_dev" / "evaluation_report.json").write_text(json.dumps(
+            {"split_name": "other_signers_dev", "accuracy": dev, "macro_f1": dev, "expected_calibration_error": 0.1}))
     return folder
 
 
@@ -60,7 +66,8 @@ def test_two_folders_of_one_seed_and_a_folder_that_is_not_a_model_are_clear_erro
     with pytest.raises(AslError, match=r"two cnn folders of the same seed \(\[42, 42\]\)"):
         seed_summary([first, second])
     assert summarize_seeds.run_cli(summarize_seeds.main, ["--model_dirs", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'all_results.json'}: missing (not a model folder written by scripts/train.py?)"
+    assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'config.json'}: missing (not a folder written by scripts/train.py, which saves and "
+                                                  "evaluates the model)")
 
 
 def test_the_script_prints_the_table_and_writes_the_json(tmp_path, capsys):

@@ -3,46 +3,35 @@ each seed drawing its own split as well as its training), summarised per figure 
 and range. A single seed's accuracy on a few hundred test photos moves by a point with a handful of photos, and seeded
 runs are not reproducible across CPUs, so the README's headline rows come from here.
 
-Each model folder is read as training left it: ``all_results.json`` (test accuracy, macro-F1, calibration error,
-accuracy per source folder), ``training_args.json`` (kind and seed) and, for every extra folder the job evaluated it on,
-``eval_<folder>/eval_results.json``.
+Each model folder is read as training left it, by :class:`~asl_hf.hub.training_run.TrainingRun` (what the model cards
+are built from): ``all_results.json`` (test accuracy, macro-F1, calibration error, accuracy per source folder), the
+kind of model, the seed, and ``eval_<folder>/evaluation_report.json`` for every extra folder the job evaluated it on.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from collections import defaultdict
-from pathlib import Path
 
 from ..core.errors import AslError
+from ..hub.training_run import TrainingRun, report_name
 
 TEST_FIGURES = {"test_accuracy": "test", "test_macro_f1": "test macro-F1", "test_expected_calibration_error": "test ECE"}
-EXTRA_FIGURES = {"eval_accuracy": "", "eval_macro_f1": " macro-F1", "eval_expected_calibration_error": " ECE"}
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise AslError(f"{path}: missing (not a model folder written by scripts/train.py?)") from None
-    except json.JSONDecodeError as error:
-        raise AslError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+EXTRA_FIGURES = {"accuracy": "", "macro_f1": " macro-F1", "expected_calibration_error": " ECE"}
 
 
 def model_figures(model_dir: str | os.PathLike) -> dict:
-    """One trained model's kind, seed and figures (``{"test": 0.91, "test: <source>": ..., "<folder>": ...}``)."""
-    folder = Path(model_dir)
-    results = _read_json(folder / "all_results.json")
-    args = _read_json(folder / "training_args.json")
-    figures = {label: results[key] for key, label in TEST_FIGURES.items() if key in results}
-    for source, row in sorted((results.get("test_per_source") or {}).items()):
+    """One trained model's kind, seed and figures (``{"test": 0.91, "test: <source>": ..., "<folder>": ...}``), read
+    with the model cards' reader of training folders."""
+    run = TrainingRun(model_dir)
+    figures = {label: run.results[key] for key, label in TEST_FIGURES.items() if key in run.results}
+    for source, row in sorted((run.results.get("test_per_source") or {}).items()):
         figures[f"test: {source}"] = row["accuracy"]
-    for extra in sorted(folder.glob("eval_*/eval_results.json")):
-        name, extra_results = extra.parent.name.removeprefix("eval_"), _read_json(extra)
-        figures.update({f"{name}{suffix}": extra_results[key] for key, suffix in EXTRA_FIGURES.items() if key in extra_results})
-    return {"model_dir": str(folder), "kind": args.get("model", "?"), "seed": args.get("seed"), "figures": figures}
+    for report in run.extra_evaluations:
+        name = report_name(report)
+        figures.update({f"{name}{suffix}": report[key] for key, suffix in EXTRA_FIGURES.items() if report.get(key) is not None})
+    return {"model_dir": str(run.dir), "kind": run.kind, "seed": run.args.get("seed"), "figures": figures}
 
 
 def spread(values: list[float]) -> dict:

@@ -26,7 +26,7 @@ class ModelFolderError(AslError):
 def _read_json(path: Path, required: bool = False):
     if not path.is_file():
         if required:
-            raise ModelFolderError(f"{path}: missing (push a folder written by scripts/train.py, which evaluates the model)")
+            raise ModelFolderError(f"{path}: missing (not a folder written by scripts/train.py, which saves and evaluates the model)")
         return None
     try:
         return json.loads(path.read_text())
