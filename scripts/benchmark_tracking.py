@@ -44,6 +44,8 @@ def parse_args(argv=None):
                         help="a lost hand is searched in the plain frame only (default: plain and brightened frames in turn)")
     parser.add_argument("--model_complexity", type=int, choices=[0, 1], default=None,
                         help="the tracker's landmark model: 0 lite, 1 full (default: the tracker's own)")
+    parser.add_argument("--tracker_backend", choices=["litert", "mediapipe"], default=None,
+                        help="who runs the tracker's hand models (default: LiteRT when ai-edge-litert is installed)")
     parser.add_argument("--min_tracking_confidence", type=float, default=None, help="MediaPipe's (default: 0.5)")
     parser.add_argument("--min_detection_confidence", type=float, default=None,
                         help="the tracker's palm-detection threshold (default: the model's processor's, 0.1)")
@@ -95,7 +97,10 @@ def main(argv=None) -> int:
     classifier = load_classifier(args.model, device="cpu")
     clips = load_clips(args)
     with tempfile.TemporaryDirectory(prefix="asl-tracking-") as scratch:
+        from asl_hf.inference.hands import default_backend
+
         tracker_options = {"search_views": [{}]} if args.plain_search_only else {}
+        tracker_options["backend"] = args.tracker_backend or default_backend()
         if args.model_complexity is not None:
             tracker_options["model_complexity"] = args.model_complexity
         for option in ("min_tracking_confidence", "min_detection_confidence"):

@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
                                  batch_size=args.per_device_eval_batch_size, runtime=args.runtime, calibration=args.calibration)
     result = spell_frames(classifier, source.frames, settings, args.per_device_eval_batch_size, source.expected_frames,
                           show_progress=not args.no_progress, track_hands=not args.no_tracking)
-    hands = ("tracked" if not args.no_tracking else "found per frame as in photos") if classifier.detects_hands else None
+    from asl_hf.inference.hands import default_backend
+
+    tracker = default_backend() if classifier.detects_hands and not args.no_tracking else None
+    hands = (f"tracked by {tracker}" if tracker else "found per frame as in photos") if classifier.detects_hands else None
     print(f"Spelled {len(result.predictions)} frames of {source.kind} {source.path} at {args.fps:g} fps with {args.model} "
           f"({classifier.runtime}{f', hands {hands}' if hands else ''}{f', calibrated with {args.calibration}' if args.calibration else ''})")
     for keystroke in result.keystrokes:
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
               f"confidence {keystroke.confidence:.2f})")
     if args.output_json:
         report = {"input": source.path, "model": args.model, "runtime": classifier.runtime,
-                  "hands": None if hands is None else ("tracked" if not args.no_tracking else "photo"), "calibration": args.calibration,
+                  "hands": None if hands is None else ("tracked" if tracker else "photo"), "hand_tracker": tracker,
+                  "calibration": args.calibration,
                   "fps": args.fps, "settings": asdict(settings), **result.to_json()}
         Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output_json).write_text(json.dumps(report, indent=2) + "\n")

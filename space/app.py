@@ -40,6 +40,7 @@ from asl_hf.core.errors import AslError
 from asl_hf.core.images import MAX_PIXELS, MAX_SIDE, open_image, prepare_image
 from asl_hf.inference import Calibration, CalibrationError, FrameStream, ImageClassifier, load_classifier
 from asl_hf.inference.calibration import landmark_layout
+from asl_hf.inference.hands import BACKENDS, default_backend
 from asl_hf.inference.handshapes import CAPTURE_LETTERS, HANDSHAPES
 from asl_hf.inference.reports import ReportedScores, rank_models, reported_scores
 from asl_hf.spelling import SpellingMachine, SpellingSettings
@@ -188,6 +189,8 @@ def model_info(slot: ModelSlot) -> str:
     where = f"local folder `{Path(slot.source).name}`" if os.path.isdir(slot.source) else f"[{slot.source}](https://huggingface.co/{slot.source})"
     extra = "".join(f"; accuracy {100 * value:.1f}% on `{name}`" for name, value in scores.other_sets.items())
     runs = f"  \nRuns on {slot.classifier.runtime_note}."
+    if slot.classifier.detects_hands:
+        runs += f" Webcam and Spell frames: the hand is tracked by {BACKENDS[default_backend()]}."
     if scores.accuracy is None:  # a card may list other test sets alone
         return f"**{slot.name}** ({where}): no evaluation results found{extra}{runs}"
     f1 = f", macro-F1 {100 * float(scores.macro_f1):.1f}%" if scores.macro_f1 is not None else ""

@@ -20,7 +20,7 @@ from PIL import Image
 
 from asl_hf.core.constants import CLASS_NAMES
 from asl_hf.inference import FrameStream, load_classifier
-from tests.markers import needs_mediapipe
+from tests.markers import needs_litert, needs_mediapipe
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO.parent / "shared" / "data" / "asl_alphabet_sample"
@@ -49,6 +49,12 @@ def landmarks_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def classifier(landmarks_dir):
     return load_classifier(landmarks_dir, device="cpu")
+
+
+@pytest.fixture(params=[pytest.param("litert", marks=needs_litert), "mediapipe"])
+def backend(request) -> str:
+    """Each tracker backend in turn: LiteRT (the default where installed) and MediaPipe's own graph (the fallback)."""
+    return request.param
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -109,8 +115,8 @@ def test_a_model_mediapipe_does_not_have_is_a_clear_error_not_an_abort():
 
 # --- Tracking -----------------------------------------------------------------------------------------------------
 @needs_mediapipe
-def test_a_stream_without_a_hand_says_so_frame_after_frame(classifier):
-    with classifier.stream() as stream:
+def test_a_stream_without_a_hand_says_so_frame_after_frame(classifier, backend):
+    with classifier.stream(backend=backend) as stream:
         predictions = [stream.predict(flat(value)) for value in (40, 128, 220)]
         assert stream.tracker.started
     assert [(p.hand_found, p.top, p.detection) for p in predictions] == [(False, [("nothing", 1.0)], None)] * 3
@@ -119,10 +125,10 @@ def test_a_stream_without_a_hand_says_so_frame_after_frame(classifier):
 
 @needs_mediapipe
 @needs_clear_hand
-def test_a_tracked_hand_is_classified_as_the_model_classifies_that_hand(classifier):
+def test_a_tracked_hand_is_classified_as_the_model_classifies_that_hand(classifier, backend):
     photo = Image.open(CLEAR_HAND)
     frames = [photo, photo, flat(), photo]
-    with classifier.stream() as stream:
+    with classifier.stream(backend=backend) as stream:
         predictions = stream.predict_with_hands(frames, top_k=3)
     assert [p.hand_found for p in predictions] == [True, True, False, True]
     for prediction in (predictions[0], predictions[1], predictions[3]):
@@ -197,9 +203,9 @@ def test_frames_segmented_onto_black_get_the_photo_paths_black_border(classifier
 
 @needs_mediapipe
 @needs_clear_hand
-def test_a_hand_lost_by_tracking_is_searched_again_in_the_same_frame(classifier, graph_runs):
+def test_a_hand_lost_by_tracking_is_searched_again_in_the_same_frame(classifier, graph_runs, backend):
     photo = Image.open(CLEAR_HAND)
-    with classifier.stream() as stream:
+    with classifier.stream(backend=backend) as stream:
         found = [p.hand_found for p in stream.predict_with_hands([photo, flat(), flat()])]
     assert found == [True, False, False]
     # the hand (plain view); the flat frame tracked, then searched at once; the next frame in the next view
@@ -213,13 +219,26 @@ def test_a_stream_builds_its_graph_with_the_landmark_model_and_thresholds_asked_
     built = []
     real = asl_hf.inference.hands.new_hands_graph
     monkeypatch.setattr(asl_hf.inference.hands, "new_hands_graph", lambda *args: built.append(args[:4]) or real(*args))
-    with classifier.stream() as stream:
+    with classifier.stream(backend="mediapipe") as stream:
         stream.predict(flat())
-    with classifier.stream(model_complexity=0, min_detection_confidence=0.3, min_tracking_confidence=0.6) as stream:
+    with classifier.stream(model_complexity=0, min_detection_confidence=0.3, min_tracking_confidence=0.6, backend="mediapipe") as stream:
         stream.predict(flat())
     processor = classifier.processor
     photo_model = processor.detection_attempts[0].get("model_complexity", 1)
     assert built == [(False, photo_model, processor.min_detection_confidence, 0.5), (False, 0, 0.3, 0.6)]
+
+
+@needs_litert
+def test_a_stream_gets_the_litert_tracker_where_installed_with_the_same_settings(classifier, monkeypatch):
+    import asl_hf.inference.litert_hands
+
+    built = []
+    real = asl_hf.inference.litert_hands.LiteRTHandsGraph
+    monkeypatch.setattr(asl_hf.inference.litert_hands, "LiteRTHandsGraph", lambda *args: built.append(args) or real(*args))
+    with classifier.stream(model_complexity=0, min_detection_confidence=0.3, min_tracking_confidence=0.6, threads=1) as stream:
+        assert stream.tracker.backend == "litert"
+        stream.predict(flat())
+    assert built == [(0, 0.3, 0.6, 1)]
 
 
 def test_a_pixel_model_stream_classifies_each_frame_as_a_photo(tmp_path):

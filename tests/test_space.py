@@ -285,7 +285,7 @@ def test_readme_front_matter_and_requirements_match_the_app():
     assert meta["datasets"] == [app.DATASET_ID] and meta["license"] == "apache-2.0" and meta["python_version"] == "3.11"
     assert 0 < len(meta["short_description"]) <= 60  # the Hub rejects longer ones
     requirements = (SPACE_DIR / "requirements.txt").read_text()
-    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy", "av", "onnxruntime"):
+    for package in ("torch", "transformers", "timm", "huggingface_hub", "pillow", "numpy", "av", "onnxruntime", "ai-edge-litert"):
         assert f"\n{package}" in requirements, package
     # The last MediaPipe with bundled hand models, and the protobuf it needs; the README says why.
     assert "\nmediapipe==0.10.14\n" in requirements and "\nprotobuf>=4.25.3,<5\n" in requirements
@@ -436,9 +436,12 @@ def grey_photo(folder: Path) -> Path:
 
 def test_landmark_model_loads_in_the_space_from_a_saved_folder(landmarks_slot):
     assert landmarks_slot.looks_for_hands and landmarks_slot.classifier.labels == list(CLASS_NAMES)
+    from asl_hf.inference.hands import BACKENDS, default_backend
+
     assert load_space_app().model_info(landmarks_slot) == (
         "**Hand landmarks** (local folder `landmarks`): no evaluation results found  \nRuns on PyTorch (the hand-landmark "
-        "MLP is not exported: it takes a fraction of a millisecond next to MediaPipe).")
+        "MLP is not exported: it takes a fraction of a millisecond next to MediaPipe). Webcam and Spell frames: the hand is "
+        f"tracked by {BACKENDS[default_backend()]}.")
 
 
 def test_landmark_model_shows_the_hand_it_classified_as_the_package_does(landmarks_slot):
@@ -768,6 +771,8 @@ def test_the_pushed_space_runs_on_its_requirements_alone(tmp_path):
         for name in ("datasets", "accelerate", "evaluate", "sklearn"):
             assert importlib.util.find_spec(name) is None, name
         import onnxruntime  # the pixel models' model.onnx runs there
+        from asl_hf.inference.hands import default_backend
+        assert default_backend() == "litert"  # webcam and Spell frames: hands tracked on LiteRT
         slot = app.load_slot("Hand landmarks", {str(folder)!r})
         assert slot.ready and slot.looks_for_hands, slot.error
         label, latency_ms, view, _, message = app.predict_all([slot], {{"path": {str(grey)!r}}})

@@ -137,6 +137,8 @@ def test_the_landmark_model_tracks_hands_quietly_and_says_so(tmp_path):
     hand = Image.open(SAMPLE / "B" / "B1205.jpg").convert("RGB")  # a bright, whole, open hand
     for i, image in enumerate([Image.new("RGB", hand.size, (120, 120, 120))] * 3 + [hand] * 3, start=1):
         image.save(frames / f"frame{i}.png")
+    from asl_hf.inference.hands import default_backend
+
     for flags, hands in (([], "tracked"), (["--no_tracking"], "photo")):
         output = tmp_path / f"{hands}.json"
         result = run_spell("--model", str(model_dir), str(frames), "--output_json", str(output), *flags)
@@ -144,5 +146,6 @@ def test_the_landmark_model_tracks_hands_quietly_and_says_so(tmp_path):
         assert not any(line in result.stderr for line in ("XNNPACK", "Feedback manager", "W0000", "Falling back to pil")), result.stderr
         report = json.loads(output.read_text())
         assert report["hands"] == hands and report["runtime"] == "eager"
+        assert report["hand_tracker"] == (default_backend() if hands == "tracked" else None)
         labels = [(frame["label"], frame["probability"]) for frame in report["frames"]]
         assert labels[:3] == [("nothing", 1.0)] * 3 and all(probability < 1.0 for _, probability in labels[3:])

@@ -1,11 +1,12 @@
-"""One video's hand, followed from frame to frame with MediaPipe Hands' own video mode.
+"""One video's hand, followed from frame to frame with MediaPipe Hands' video mode.
 
 The photo path (:meth:`AslLandmarksImageProcessor.detect`) treats every image as unrelated: palm detection, then the
 landmark model, and up to eight attempts (lite model, borders, brightening, half size) for a photo without a found hand. Frames of a
 video are related: MediaPipe's video mode (``static_image_mode=False``) runs palm detection only until it finds a hand,
 then only the landmark model, on the box it tracks from the previous frame's landmarks. A :class:`HandTracker` holds one
 such graph for one stream of frames in order (one video, one visitor's webcam): never share one between streams, since
-each frame is tracked from the last one it saw.
+each frame is tracked from the last one it saw. The graph is MediaPipe's steps and models run by LiteRT
+(:mod:`asl_hf.inference.litert_hands`, twice as fast) when ``ai-edge-litert`` is installed, MediaPipe's own otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ import torch
 from ..models.asl_landmarks.image_processing_asl_landmarks import (
     HandDetection, as_rgb_array, attempt_applies, detect_in, new_hands_graph,
 )
+from . import litert_hands
+
+BACKENDS = {"litert": "LiteRT (MediaPipe's hand models and steps)", "mediapipe": "MediaPipe's video-mode graph"}
+"""Who runs a stream's hand models, and how outputs name it: LiteRT (:mod:`asl_hf.inference.litert_hands`, twice
+MediaPipe's speed) when ``ai-edge-litert`` is installed, MediaPipe's own graph otherwise."""
+
+
+def default_backend() -> str:
+    """The tracker a stream gets when none is asked for: ``"litert"`` when LiteRT is installed, else ``"mediapipe"``."""
+    return "litert" if litert_hands.available() else "mediapipe"
 
 DEFAULT_MIN_TRACKING_CONFIDENCE = 0.5
 """MediaPipe's default: below this hand-presence score on the tracked box, the next frame runs palm detection again."""
@@ -40,17 +51,21 @@ class HandTracker:
     hand pays one palm detection each. The one frame that costs two runs is the one where tracking loses the hand: it
     is searched again at once, so a hand that jumped is found in the same frame. Frames get the framing of the
     processor's first detection attempt that applies to them (a wide black border for frames segmented onto black, as
-    for photos). The graph runs on ``threads`` XNNPACK threads.
+    for photos). The graph runs on ``threads`` XNNPACK threads, on ``backend`` (``"litert"`` or ``"mediapipe"``; None:
+    LiteRT where installed).
 
-    Measured on videos of held-out real photos (``scripts/benchmark_tracking.py``, 2-core AMD EPYC): 15.8 ms a frame
-    with a hand, 16.7 ms without, 95.86% of frames right (the photo path: 54 ms, 232 ms, 93.49%). The lite model
-    (``model_complexity=0, min_detection_confidence=0.3``: a palm found on the background of a frame without a hand
-    costs a landmark run, and the lite palm detector finds more of those at 0.1) takes 8.7 ms and 13.8 ms but gets
-    89.82% of the frames right: for CPUs too slow for the full model, at a cost in letters."""
+    Measured on videos of held-out real photos (``scripts/benchmark_tracking.py``, 2-core AMD EPYC), full model, median
+    ms a frame with a hand / without, quiet machine (busy): LiteRT 8.9-9.3 / 9.1-9.6 (10.8-11.7 / 11.6-12.5), 95.66% of
+    frames right, 10 of 10 words; MediaPipe's graph 15.2 / 16.0 (17.0-18.1 / 18.4-20.1), 95.86%, 10 of 10; the photo
+    path 52 / 224, 93.49%, 8 of 10. The lite model (``model_complexity=0``) is faster still and gets fewer frames right
+    (90%): for CPUs too slow for the full one."""
 
     def __init__(self, processor, min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE,
                  search_views=DEFAULT_SEARCH_VIEWS, threads: int | None = None, model_complexity: int | None = None,
-                 min_detection_confidence: float | None = None):
+                 min_detection_confidence: float | None = None, backend: str | None = None):
+        if backend not in (None, *BACKENDS):
+            raise ValueError(f"backend must be one of {tuple(BACKENDS)} or None (LiteRT when installed), got {backend!r}")
+        self.backend = backend or default_backend()
         first = processor.detection_attempts[0] if processor.detection_attempts else {}
         self.processor = processor
         self.threads = threads or torch.get_num_threads()
@@ -83,8 +98,7 @@ class HandTracker:
             if self._closed:
                 raise RuntimeError("this HandTracker is closed; start a new stream for new frames")
             if self._graph is None:
-                self._graph = new_hands_graph(False, self.model_complexity, self.min_detection_confidence, self.min_tracking_confidence,
-                                              self.threads)
+                self._graph = self._new_graph()
             view = {**self.framing(rgb), **self.search_views[self._view]}
             detection = detect_in(self._graph, rgb, view)
             if detection is None and self._tracking:  # lost on this frame: the graph's next run is palm detection
@@ -93,6 +107,12 @@ class HandTracker:
                 self._view = (self._view + 1) % len(self.search_views)
             self._tracking = detection is not None
         return detection
+
+    def _new_graph(self):
+        options = (self.model_complexity, self.min_detection_confidence, self.min_tracking_confidence, self.threads)
+        if self.backend == "litert":
+            return litert_hands.LiteRTHandsGraph(*options)
+        return new_hands_graph(False, *options)
 
     @property
     def started(self) -> bool:
@@ -113,4 +133,4 @@ class HandTracker:
         self.close()
 
 
-__all__ = ["DEFAULT_MIN_TRACKING_CONFIDENCE", "DEFAULT_SEARCH_VIEWS", "HandTracker"]
+__all__ = ["BACKENDS", "DEFAULT_MIN_TRACKING_CONFIDENCE", "default_backend", "DEFAULT_SEARCH_VIEWS", "HandTracker"]
