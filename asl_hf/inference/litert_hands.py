@@ -25,6 +25,7 @@ import importlib
 import math
 import os
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -59,13 +60,15 @@ class Rect:
 
 @functools.lru_cache(maxsize=1)
 def available() -> bool:
-    """Whether LiteRT (``pip install ai-edge-litert``) and MediaPipe (whose package holds the models) both import."""
+    """Whether LiteRT (``pip install ai-edge-litert``) imports and MediaPipe 0.10.14, whose wheel holds the models, can
+    run here."""
+    from ..models.asl_landmarks import mediapipe_available
+
     try:
         importlib.import_module("ai_edge_litert.interpreter")
-        importlib.import_module("mediapipe")
-    except ImportError:
+    except (ImportError, OSError):
         return False
-    return True
+    return mediapipe_available()
 
 
 def normalize_radians(angle: float) -> float:
@@ -212,22 +215,21 @@ class LiteRTHandsGraph:
         import mediapipe
 
         modules = os.path.join(os.path.dirname(mediapipe.__file__), "modules")
+        self._models = {}
+        """Per model: its interpreter, input tensor and outputs in the model's own order (MediaPipe splits them by
+        position)."""
         with quiet_native_stderr():  # LiteRT prints its XNNPACK line when the first model is prepared
-            self._palm, self._landmarks = (
-                Interpreter(model_path=os.path.join(modules, MODELS[kind][model_complexity]), num_threads=threads or 1)
-                for kind in ("palm", "landmarks"))
-            for interpreter in (self._palm, self._landmarks):
+            for kind, files in MODELS.items():
+                interpreter = Interpreter(model_path=os.path.join(modules, files[model_complexity]), num_threads=threads or 1)
                 interpreter.allocate_tensors()
-        self._ports = {id(interpreter): (interpreter.get_input_details()[0]["index"],
-                                         [output["index"] for output in interpreter.get_output_details()])
-                       for interpreter in (self._palm, self._landmarks)}
-        """Each model's input tensor and its outputs in the model's own order (MediaPipe splits them by position)."""
+                outputs = [output["index"] for output in interpreter.get_output_details()]
+                self._models[kind] = (interpreter, interpreter.get_input_details()[0]["index"], outputs)
         self.min_detection_confidence = float(min_detection_confidence)
         self.min_tracking_confidence = float(min_tracking_confidence)
         self._rect: Rect | None = None
 
-    def _run(self, interpreter, tensor: np.ndarray) -> list[np.ndarray]:
-        source, outputs = self._ports[id(interpreter)]
+    def _run(self, kind: str, tensor: np.ndarray) -> list[np.ndarray]:
+        interpreter, source, outputs = self._models[kind]
         interpreter.set_tensor(source, tensor)
         interpreter.invoke()
         return [interpreter.get_tensor(output) for output in outputs]
@@ -236,7 +238,7 @@ class LiteRTHandsGraph:
         """Step 1: the hand's box from palm detection on the whole frame, or None."""
         height, width = rgb.shape[:2]
         tensor, (pad_x, pad_y) = cut_out(rgb, (width / 2, height / 2, width, height, 0.0), PALM_SIZE, "zero")
-        regressors, scores = self._run(self._palm, tensor)
+        regressors, scores = self._run("palm", tensor)
         palm = best_palm(regressors, scores, self.min_detection_confidence)
         if palm is None:
             return None
@@ -251,7 +253,7 @@ class LiteRTHandsGraph:
         height, width = rgb.shape[:2]
         roi_px = (rect.x * width, rect.y * height, rect.width * width, rect.height * height, rect.rotation)
         tensor, padding = cut_out(rgb, roi_px, LANDMARK_SIZE, "replicate")
-        landmarks, presence, handedness, _world = self._run(self._landmarks, tensor)
+        landmarks, presence, handedness, _world = self._run("landmarks", tensor)
         if float(presence.reshape(-1)[0]) < self.min_tracking_confidence:
             return None
         points = landmarks.reshape(21, 3) / LANDMARK_SIZE
@@ -269,13 +271,11 @@ class LiteRTHandsGraph:
         return hands_result(*found) if found else hands_result(None, None)
 
     def close(self) -> None:
-        self._palm = self._landmarks = None
+        self._models = {}
 
 
 def hands_result(points: np.ndarray | None, left_score: float | None):
     """MediaPipe's result shape for one hand (or none): ``multi_hand_landmarks`` and ``multi_handedness`` protobufs."""
-    from types import SimpleNamespace
-
     from mediapipe.framework.formats import classification_pb2, landmark_pb2
 
     if points is None:
